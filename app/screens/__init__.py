@@ -1,0 +1,1 @@
+"""jobtui.app.screens."""

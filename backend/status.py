@@ -1,0 +1,113 @@
+"""Join the inventory with the observed fleet: one row per service and host.
+
+Pure functions shared by the TUI's services table and ``jobtui status``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jobtui.backend.model import ContainerInfo, FleetSnapshot, HostStatus
+from jobtui.config.models import Inventory, Service
+
+# A row's state words, as shown to the operator.
+STATE_RUNNING = "running"
+STATE_STOPPED = "stopped"
+STATE_MISSING = "missing"
+STATE_HOST_DOWN = "host down"
+STATE_UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    """Where one service should run and what actually runs there."""
+
+    service: str
+    host: str
+    desired: str
+    """The inventory's ``image:tag``."""
+    running_version: str | None
+    state: str
+    started_at: float | None
+    container: ContainerInfo | None
+
+    @property
+    def key(self) -> str:
+        """A stable id for table rows."""
+        return f"{self.service}@{self.host}"
+
+    @property
+    def on_desired_version(self) -> bool:
+        return self.running_version == _tag_of(self.desired)
+
+
+def _tag_of(image: str) -> str:
+    ref = image.split("@", 1)[0]
+    slash, colon = ref.rfind("/"), ref.rfind(":")
+    return ref[colon + 1 :] if colon > slash else "latest"
+
+
+def belongs_to(container: ContainerInfo, service: str) -> bool:
+    """Whether a container is an instance of ``service``.
+
+    jobtui's own containers carry the ``jobtui.service`` label. Containers
+    deployed before jobtui (the seed's Job-Tool named them
+    ``<service>_<unix-ts>``) are adopted by name so an existing fleet shows up
+    without redeploying anything.
+    """
+    if container.service is not None:
+        return container.service == service
+    name = container.name.lstrip("/")
+    if name == service:
+        return True
+    prefix, _, suffix = name.rpartition("_")
+    return prefix == service and suffix.isdigit()
+
+
+def current_container(containers: list[ContainerInfo]) -> ContainerInfo | None:
+    """The container that represents a service on a host.
+
+    A running one wins; among equals the newest (the seed names containers
+    ``<service>_<unix-ts>``, and older ones are kept for rollback).
+    """
+    if not containers:
+        return None
+    return max(containers, key=lambda c: (c.running, c.created))
+
+
+def service_rows(inventory: Inventory, fleet: FleetSnapshot) -> list[ServiceRow]:
+    """One row per (service, host) of the inventory, in inventory order."""
+    rows: list[ServiceRow] = []
+    for service in inventory.services:
+        for host in service.run_on_host:
+            rows.append(_row(service, host, fleet))
+    return rows
+
+
+def _row(service: Service, host_name: str, fleet: FleetSnapshot) -> ServiceRow:
+    host = fleet.hosts.get(host_name)
+    if host is None or host.status is not HostStatus.UP:
+        state = STATE_HOST_DOWN if host and host.status is HostStatus.DOWN else STATE_UNKNOWN
+        return ServiceRow(service.name, host_name, service.image, None, state, None, None)
+    mine = [c for c in host.containers if belongs_to(c, service.name)]
+    current = current_container(mine)
+    if current is None:
+        return ServiceRow(service.name, host_name, service.image, None, STATE_MISSING, None, None)
+    state = STATE_RUNNING if current.running else STATE_STOPPED
+    return ServiceRow(
+        service.name,
+        host_name,
+        service.image,
+        current.version,
+        state,
+        current.started_at if current.running else None,
+        current,
+    )
+
+
+def unmanaged(inventory: Inventory, fleet: FleetSnapshot) -> list[ContainerInfo]:
+    """Containers that are no instance of any inventory service."""
+    names = [s.name for s in inventory.services]
+    return [
+        c for c in fleet.containers() if not any(belongs_to(c, name) for name in names)
+    ]

@@ -1,0 +1,234 @@
+"""Typed, frozen models of a jobtui inventory.
+
+The field names follow the seed's service list (``name``, ``image``,
+``run_on_host``, ``port``, ``envs``, ``volumes``, ``ulimits``, ``log_config``,
+``entrypoint``, ``cmd``, ``network_mode``); everything beyond the seed reuses
+Docker Compose's names so operators meet nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+DEFAULT_HOST_URL_PATTERN = "ssh://{host}"
+"""How a bare-list inventory reaches ``run_on_host``: the host's name fills ``{host}``."""
+
+DEFAULT_ETCD_PREFIX = "/jobtui"
+
+
+def _frozen_map() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One environment variable of a service (the seed's ``{key, value}`` pair)."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A bind mount: ``host_path`` on the host appears at ``container_path``."""
+
+    container_path: str
+    host_path: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    """A resource limit such as ``nofile``, with soft and hard values."""
+
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """Docker logging driver and its options (``json-file``, ``max-size`` …)."""
+
+    type: str
+    config: Mapping[str, str] = field(default_factory=_frozen_map)
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    """A port in Docker's short syntax: ``[ip:][host_port:]container_port[/proto]``.
+
+    With host networking only ``container_port`` matters: it is where the
+    service listens and where the TCP health check connects.
+    """
+
+    container_port: int
+    host_port: int | None = None
+    host_ip: str | None = None
+    protocol: str = "tcp"
+
+    def __str__(self) -> str:
+        text = str(self.container_port)
+        if self.host_port is not None:
+            text = f"{self.host_port}:{text}"
+        if self.host_ip:
+            text = f"{self.host_ip}:{text}"
+        if self.protocol != "tcp":
+            text = f"{text}/{self.protocol}"
+        return text
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """Compose's healthcheck: ``test`` and durations in seconds."""
+
+    test: tuple[str, ...] = ()
+    interval: float = 5.0
+    timeout: float = 3.0
+    retries: int = 3
+    start_period: float = 0.0
+    disable: bool = False
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    """Compose's ``update_config``: how a rollout proceeds across instances."""
+
+    parallelism: int = 1
+    delay: float = 0.0
+    order: str = "start-first"
+    failure_action: str = "rollback"
+    monitor: float = 5.0
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service of the inventory, deployed to each host in ``run_on_host``."""
+
+    name: str
+    image: str
+    run_on_host: tuple[str, ...]
+    line: int = 0
+    port: PortSpec | None = None
+    envs: tuple[EnvVar, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    ulimits: tuple[Ulimit, ...] = ()
+    log_config: LogConfig | None = None
+    entrypoint: tuple[str, ...] | None = None
+    cmd: tuple[str, ...] | None = None
+    network_mode: str | None = None
+    healthcheck: Healthcheck | None = None
+    restart: str | None = None
+    stop_grace_period: float = 10.0
+    mem_limit: int | None = None
+    cpus: float | None = None
+    labels: Mapping[str, str] = field(default_factory=_frozen_map)
+    update_config: UpdateConfig = field(default_factory=UpdateConfig)
+
+    @property
+    def repository(self) -> str:
+        """The image without its tag or digest."""
+        return split_image(self.image)[0]
+
+    @property
+    def tag(self) -> str:
+        """The image's tag (``latest`` when none is written)."""
+        return split_image(self.image)[1]
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """Client certificate files for a ``tcp://`` Docker host."""
+
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    verify: bool = True
+
+
+@dataclass(frozen=True)
+class Host:
+    """A Docker daemon: ``unix://``, ``tcp://`` (optionally TLS) or ``ssh://``."""
+
+    name: str
+    url: str
+    tls: TlsConfig | None = None
+    line: int = 0
+
+    @property
+    def address(self) -> str:
+        """Where this host's services answer: its DNS name or IP, 127.0.0.1 for unix://."""
+        if self.url.startswith("unix://"):
+            return "127.0.0.1"
+        rest = self.url.split("://", 1)[1]
+        rest = rest.rsplit("@", 1)[-1]
+        if rest.startswith("["):
+            return rest[1:].split("]", 1)[0]
+        return rest.split(":", 1)[0].split("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    """A Docker registry speaking the HTTP API v2."""
+
+    url: str
+    username: str | None = None
+    password_env: str | None = None
+    ca_cert: str | None = None
+    verify: bool = True
+
+    @property
+    def host(self) -> str:
+        """``host[:port]`` as it appears in image references."""
+        return self.url.split("://", 1)[-1].rstrip("/")
+
+
+@dataclass(frozen=True)
+class EtcdConfig:
+    """etcd v3 endpoints for discovery, locks and the deploy journal."""
+
+    endpoints: tuple[str, ...]
+    prefix: str = DEFAULT_ETCD_PREFIX
+    username: str | None = None
+    password_env: str | None = None
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    """A Prometheus server that scrapes cAdvisor."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """A whole validated inventory file."""
+
+    source: Path
+    services: tuple[Service, ...]
+    hosts: Mapping[str, Host]
+    registry: RegistryConfig | None = None
+    etcd: EtcdConfig | None = None
+    prometheus: PrometheusConfig | None = None
+    bare_list: bool = False
+    """True when the file is the seed's bare list of services."""
+
+    def service(self, name: str) -> Service:
+        """The service called ``name``; ``KeyError`` when there is none."""
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """Split ``repo[:tag][@digest]`` into repository and tag (``latest`` by default)."""
+    ref = image.split("@", 1)[0]
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    if colon > slash:
+        return ref[:colon], ref[colon + 1 :]
+    return ref, "latest"
