@@ -1,0 +1,34 @@
+"""Problems found in an inventory, each with file, line and key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with an inventory file."""
+
+    file: str
+    line: int
+    """1-based line of the offending key or value (0 when the file cannot be read)."""
+    key: str
+    """Where in the document: ``services[2].envs[0].value``; empty for the whole file."""
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class InventoryError(Exception):
+    """The inventory is invalid; ``problems`` lists every problem found, in file order."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(sorted(problems))
+        count = len(self.problems)
+        super().__init__(
+            f"{count} problem{'s' if count != 1 else ''} in inventory:\n"
+            + "\n".join(f"  {p}" for p in self.problems)
+        )
