@@ -1,0 +1,125 @@
+"""Plain-text and JSON renderings of the fleet for the CLI verbs (no Textual)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from jobtui.backend.model import FleetSnapshot, TagInfo
+from jobtui.backend.status import belongs_to, service_rows, unmanaged
+from jobtui.config.models import Inventory, Service
+
+
+def uptime(started_at: float | None, now: float) -> str:
+    """A compact age such as ``45s``, ``12m``, ``3h12m``, ``4d2h``; ``-`` when unknown."""
+    if started_at is None:
+        return "-"
+    seconds = max(0, int(now - started_at))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if hours == 0:
+        return f"{minutes}m"
+    if days == 0:
+        return f"{hours}h{minutes % 60:02d}m"
+    return f"{days}d{hours % 24}h"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    lines = [header, *rows]
+    return "".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=False)).rstrip() + "\n"
+        for line in lines
+    )
+
+
+def status_text(inventory: Inventory, fleet: FleetSnapshot, now: float | None = None) -> str:
+    """Hosts, then services per host, then containers no service claims."""
+    now = time.time() if now is None else now
+    hosts = [
+        (
+            h.name,
+            h.status.value,
+            h.docker_version or "-",
+            f"{h.running_count}/{len(h.containers)}",
+            h.error or "",
+        )
+        for h in fleet.hosts.values()
+    ]
+    services = [
+        (
+            r.service,
+            r.host,
+            r.desired,
+            r.running_version or "-",
+            r.state,
+            uptime(r.started_at, now),
+            "" if r.running_version is None or r.on_desired_version else "differs",
+        )
+        for r in service_rows(inventory, fleet)
+    ]
+    text = _table(("HOST", "STATUS", "DOCKER", "RUNNING", "ERROR"), hosts) + "\n"
+    text += _table(
+        ("SERVICE", "HOST", "DESIRED", "RUNNING", "STATE", "UPTIME", "VERSION"), services
+    )
+    strays = [(c.host, c.name, c.image, c.state) for c in unmanaged(inventory, fleet)]
+    if strays:
+        text += "\nnot in the inventory:\n" + _table(
+            ("HOST", "CONTAINER", "IMAGE", "STATE"), strays
+        )
+    return text
+
+
+def status_json(inventory: Inventory, fleet: FleetSnapshot) -> dict[str, Any]:
+    """The same facts as ``status_text`` for scripts."""
+    return {
+        "hosts": [
+            {
+                "name": h.name,
+                "status": h.status.value,
+                "docker_version": h.docker_version,
+                "running": h.running_count,
+                "containers": len(h.containers),
+                "error": h.error,
+            }
+            for h in fleet.hosts.values()
+        ],
+        "services": [
+            {
+                "service": r.service,
+                "host": r.host,
+                "desired": r.desired,
+                "running_version": r.running_version,
+                "state": r.state,
+                "started_at": r.started_at,
+                "container": r.container.name if r.container else None,
+            }
+            for r in service_rows(inventory, fleet)
+        ],
+        "unmanaged": [
+            {"host": c.host, "name": c.name, "image": c.image, "state": c.state}
+            for c in unmanaged(inventory, fleet)
+        ],
+    }
+
+
+def tags_text(service: Service, fleet: FleetSnapshot, tags: Sequence[TagInfo]) -> str:
+    """The seed's update listing: what runs where, then the registry's tags newest first."""
+    mine = [c for c in fleet.containers() if belongs_to(c, service.name)]
+    running = {c.version for c in mine if c.running}
+    lines = [f"{service.name}: {service.repository}"]
+    for c in sorted(mine, key=lambda c: (c.host, -c.created)):
+        lines.append(f"  {c.host:<10} {c.name:<28} {c.version:<12} {c.state}")
+    rows = [
+        (
+            ("* " if t.tag in running else "  ") + t.tag,
+            t.image_id.removeprefix("sha256:")[:12] or "-",
+            t.created.strftime("%Y-%m-%d %H:%M:%S") if t.created else "-",
+            t.digest[:19] or "-",
+        )
+        for t in tags
+    ]
+    lines.append("")
+    return "\n".join(lines) + "\n" + _table(("  VERSION", "IMAGE ID", "CREATED", "DIGEST"), rows)
