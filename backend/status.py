@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobtui.backend.model import ContainerInfo, FleetSnapshot, HostStatus
+from jobtui.backend.model import ContainerInfo, FleetSnapshot, HostState, HostStatus
 from jobtui.config.models import Inventory, Service
 
 # A row's state words, as shown to the operator.
@@ -47,8 +47,8 @@ def _tag_of(image: str) -> str:
     return ref[colon + 1 :] if colon > slash else "latest"
 
 
-def belongs_to(container: ContainerInfo, service: str) -> bool:
-    """Whether a container is an instance of ``service``.
+def service_of(container: ContainerInfo, services: set[str]) -> str | None:
+    """Which of ``services`` a container is an instance of, if any.
 
     jobtui's own containers carry the ``jobtui.service`` label. Containers
     deployed before jobtui (the seed's Job-Tool named them
@@ -56,12 +56,17 @@ def belongs_to(container: ContainerInfo, service: str) -> bool:
     without redeploying anything.
     """
     if container.service is not None:
-        return container.service == service
+        return container.service if container.service in services else None
     name = container.name.lstrip("/")
-    if name == service:
-        return True
+    if name in services:
+        return name
     prefix, _, suffix = name.rpartition("_")
-    return prefix == service and suffix.isdigit()
+    return prefix if prefix in services and suffix.isdigit() else None
+
+
+def belongs_to(container: ContainerInfo, service: str) -> bool:
+    """Whether a container is an instance of ``service``."""
+    return service_of(container, {service}) == service
 
 
 def current_container(containers: list[ContainerInfo]) -> ContainerInfo | None:
@@ -77,19 +82,36 @@ def current_container(containers: list[ContainerInfo]) -> ContainerInfo | None:
 
 def service_rows(inventory: Inventory, fleet: FleetSnapshot) -> list[ServiceRow]:
     """One row per (service, host) of the inventory, in inventory order."""
+    names = {service.name for service in inventory.services}
+    # Group each host's containers by service once: rows then cost a lookup,
+    # not a scan of the host's containers.
+    by_host = {name: _by_service(host.containers, names) for name, host in fleet.hosts.items()}
     rows: list[ServiceRow] = []
     for service in inventory.services:
-        for host in service.run_on_host:
-            rows.append(_row(service, host, fleet))
+        for host_name in service.run_on_host:
+            host = fleet.hosts.get(host_name)
+            mine = by_host.get(host_name, {}).get(service.name, [])
+            rows.append(_row(service, host_name, host, mine))
     return rows
 
 
-def _row(service: Service, host_name: str, fleet: FleetSnapshot) -> ServiceRow:
-    host = fleet.hosts.get(host_name)
+def _by_service(
+    containers: tuple[ContainerInfo, ...], names: set[str]
+) -> dict[str, list[ContainerInfo]]:
+    groups: dict[str, list[ContainerInfo]] = {}
+    for container in containers:
+        owner = service_of(container, names)
+        if owner is not None:
+            groups.setdefault(owner, []).append(container)
+    return groups
+
+
+def _row(
+    service: Service, host_name: str, host: HostState | None, mine: list[ContainerInfo]
+) -> ServiceRow:
     if host is None or host.status is not HostStatus.UP:
         state = STATE_HOST_DOWN if host and host.status is HostStatus.DOWN else STATE_UNKNOWN
         return ServiceRow(service.name, host_name, service.image, None, state, None, None)
-    mine = [c for c in host.containers if belongs_to(c, service.name)]
     current = current_container(mine)
     if current is None:
         return ServiceRow(service.name, host_name, service.image, None, STATE_MISSING, None, None)
@@ -107,7 +129,5 @@ def _row(service: Service, host_name: str, fleet: FleetSnapshot) -> ServiceRow:
 
 def unmanaged(inventory: Inventory, fleet: FleetSnapshot) -> list[ContainerInfo]:
     """Containers that are no instance of any inventory service."""
-    names = [s.name for s in inventory.services]
-    return [
-        c for c in fleet.containers() if not any(belongs_to(c, name) for name in names)
-    ]
+    names = {s.name for s in inventory.services}
+    return [c for c in fleet.containers() if service_of(c, names) is None]
