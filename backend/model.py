@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol
 
@@ -19,7 +19,7 @@ LABEL_SPEC_HASH = "jobtui.spec-hash"
 LABEL_ROLLOUT = "jobtui.rollout"
 
 
-class HostStatus(str, Enum):
+class HostStatus(StrEnum):
     """Whether jobtui can talk to a host's Docker daemon."""
 
     CONNECTING = "connecting"
