@@ -1,0 +1,172 @@
+"""The Textual application and :func:`make_app`, its one factory.
+
+The app owns the fleet source: it starts it in a thread worker, turns its
+change callbacks (from any thread, at any rate) into at most ten
+:class:`FleetChanged` messages a second, and stops it on exit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from jobtui.app.commands import JobtuiCommands
+from jobtui.app.messages import FleetChanged
+from jobtui.app.screens.base import JobtuiScreen
+from jobtui.app.screens.help import HelpScreen
+from jobtui.app.screens.hosts import HostsScreen
+from jobtui.app.screens.main import MainScreen
+from jobtui.app.screens.service import ServiceScreen
+from jobtui.backend.model import FleetSnapshot, FleetSource, TagSource
+from jobtui.config.models import Inventory
+
+FLEET_FLUSH_INTERVAL = 0.1
+"""Seconds between checks for fleet changes: caps screen updates at ~10/s."""
+
+
+class JobtuiApp(App[None]):
+    """jobtui's TUI. Build it with :func:`make_app`."""
+
+    TITLE = "jobtui"
+    CSS_PATH = "jobtui.tcss"
+    COMMANDS = {JobtuiCommands}
+    # A mode rather than get_default_screen(): Textual loads a screen's
+    # CSS_PATH only for screens it installs through modes or pushes.
+    MODES = {"main": MainScreen}
+    DEFAULT_MODE = "main"
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("h", "hosts", "Hosts"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("colon", "command_palette", "Commands", key_display=":"),
+    ]
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        fleet: FleetSource,
+        tags: TagSource | None,
+        *,
+        clock: Callable[[], float],
+        read_only: bool,
+    ) -> None:
+        super().__init__()
+        self.inventory = inventory
+        self.fleet = fleet
+        self.tags = tags
+        self.clock = clock
+        """Unix time now; injected so snapshots can freeze it."""
+        self.read_only = read_only
+        """No mutating action is offered (shown in the header)."""
+        self.snapshot: FleetSnapshot = fleet.snapshot()
+        """The newest fleet state the screens were given."""
+        self._fleet_dirty = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._fleet_stopped = False
+        self.sub_title = self._describe()
+
+    def _describe(self) -> str:
+        hosts = len(self.inventory.hosts)
+        services = len(self.inventory.services)
+        parts = [self.inventory.source.name, f"{services} services on {hosts} hosts"]
+        if self.read_only:
+            parts.append("READ-ONLY")
+        return " · ".join(parts)
+
+    def on_mount(self) -> None:
+        self.set_interval(FLEET_FLUSH_INTERVAL, self._flush_fleet)
+        self._start_fleet()
+
+    @work(thread=True, exit_on_error=False, name="fleet")
+    def _start_fleet(self) -> None:
+        # start() may connect before returning; never on the event loop.
+        self.fleet.start(self._fleet_changed)
+
+    def _fleet_changed(self) -> None:
+        # Called from observer threads (or the loop, for fixed fleets): only
+        # raise a flag, the interval timer below turns it into one message.
+        self._fleet_dirty.set()
+
+    def _flush_fleet(self) -> None:
+        if not self._fleet_dirty.is_set():
+            return
+        # Clear before reading, so a change during snapshot() is not lost.
+        self._fleet_dirty.clear()
+        self.snapshot = self.fleet.snapshot()
+        for screen in self.screen_stack:
+            if isinstance(screen, JobtuiScreen):
+                screen.post_message(FleetChanged(self.snapshot))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name == "fleet" and event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(f"Cannot observe the fleet: {error}", severity="error", timeout=30)
+
+    async def action_quit(self) -> None:
+        self._stop_fleet_and_exit()
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="quit")
+    def _stop_fleet_and_exit(self) -> None:
+        # Stopping joins observer threads and closes SSH forwards, which can
+        # take seconds: off the event loop, so the screen stays live meanwhile.
+        try:
+            self._stop_fleet()
+        finally:
+            self.call_from_thread(self.exit)
+
+    def on_unmount(self) -> None:
+        # Any other way out (an error, a test ending) still releases the hosts.
+        self._stop_fleet()
+
+    def _stop_fleet(self) -> None:
+        with self._stop_lock:
+            if self._fleet_stopped:
+                return
+            self._fleet_stopped = True
+        self.fleet.stop()
+
+    def open_service(self, name: str) -> None:
+        """Show the detail screen of the inventory service ``name``."""
+        try:
+            service = self.inventory.service(name)
+        except KeyError:
+            self.notify(f"No service {name!r} in the inventory.", severity="warning")
+            return
+        self.push_screen(ServiceScreen(service))
+
+    def open_hosts(self, host: str | None = None) -> None:
+        """Show the hosts screen, with the cursor on ``host`` if given."""
+        if isinstance(self.screen, HostsScreen):
+            return
+        self.push_screen(HostsScreen(host))
+
+    def action_hosts(self) -> None:
+        self.open_hosts()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def make_app(
+    inventory: Inventory,
+    fleet: FleetSource,
+    tags: TagSource | None,
+    *,
+    clock: Callable[[], float] = time.time,
+    read_only: bool = False,
+) -> JobtuiApp:
+    """Build the TUI for ``inventory``, observing ``fleet`` and listing tags from ``tags``.
+
+    The CLI passes the real observer and registry client; tests pass fixed
+    sources and a frozen ``clock``. ``tags`` is ``None`` when no registry is
+    configured.
+    """
+    return JobtuiApp(inventory, fleet, tags, clock=clock, read_only=read_only)

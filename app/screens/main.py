@@ -1,0 +1,137 @@
+"""The main screen: hosts at the top, every service on every host below, filterable."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.markup import escape
+from textual.widgets import DataTable, Footer, Header, Input, Label
+
+from jobtui.app.screens.base import JobtuiScreen, registry_prefix
+from jobtui.backend.model import FleetSnapshot
+from jobtui.backend.status import ServiceRow, service_rows, unmanaged
+from jobtui.widgets.containers_table import ContainersTable
+from jobtui.widgets.hosts_table import HostsTable
+from jobtui.widgets.services_table import ServicesTable
+
+UPTIME_REFRESH = 5.0
+"""Seconds between uptime repaints; uptimes show minutes, so more would be waste."""
+
+UNMANAGED_COLUMNS = (
+    ("name", "name"),
+    ("host", "host"),
+    ("image", "image"),
+    ("state", "state"),
+    ("status", "status"),
+    ("created", "created"),
+)
+
+
+class MainScreen(JobtuiScreen):
+    """Services table with hosts panel, unmanaged containers and a live filter."""
+
+    CSS_PATH = "main.tcss"
+    AUTO_FOCUS = "#services"
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "clear_filter", "Clear filter"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[ServiceRow] = []
+        self._filter_open = False
+
+    def compose(self) -> ComposeResult:
+        prefix = registry_prefix(self.jobtui.inventory)
+        yield Header()
+        yield HostsTable(id="hosts", cursor_on_focus=True)
+        with Horizontal(id="filter-bar"):
+            yield Label("/", id="filter-prompt")
+            yield Input(id="filter", placeholder="service, host, version or state")
+        services = ServicesTable(id="services")
+        services.image_prefix = prefix
+        yield services
+        strays = ContainersTable(id="unmanaged", columns=UNMANAGED_COLUMNS, cursor_on_focus=True)
+        strays.image_prefix = prefix
+        yield strays
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#hosts").border_title = "hosts"
+        self.query_one("#unmanaged").border_title = "unmanaged containers"
+        self.query_one("#filter-bar").display = False
+        self.show_fleet(self.jobtui.snapshot)
+        self.set_interval(UPTIME_REFRESH, self._repaint_uptimes)
+
+    @property
+    def services(self) -> ServicesTable:
+        return self.query_one("#services", ServicesTable)
+
+    def show_fleet(self, snapshot: FleetSnapshot) -> None:
+        inventory = self.jobtui.inventory
+        self._rows = service_rows(inventory, snapshot)
+        self.services.show(self._rows, self.jobtui.clock())
+        self.query_one("#hosts", HostsTable).show(list(snapshot.hosts.values()))
+        strays = unmanaged(inventory, snapshot)
+        panel = self.query_one("#unmanaged", ContainersTable)
+        panel.show(strays, self.jobtui.clock())
+        panel.display = bool(strays)
+        self._title_services()
+
+    def _repaint_uptimes(self) -> None:
+        self.services.show(self._rows, self.jobtui.clock())
+
+    def _title_services(self) -> None:
+        table = self.services
+        needle = table.filter_text.strip()
+        total = len(self._rows)
+        if needle:
+            # The title is markup: the operator's text must not become styling.
+            table.border_title = f"services ({table.row_count} of {total}) /{escape(needle)}"
+        else:
+            table.border_title = f"services ({total})"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_filter":
+            # Offered (and shown in the footer) only while there is a filter.
+            return self._filter_open
+        return True
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        self.query_one("#filter-bar").display = self._filter_open = True
+        field.focus()
+        self.refresh_bindings()
+
+    def action_clear_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.value = ""
+        self.query_one("#filter-bar").display = self._filter_open = False
+        self.services.focus()
+        self.refresh_bindings()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.services.filter_text = event.value
+        self._title_services()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        # Keep the filter applied and go back to the rows, k9s style.
+        self.query_one("#filter-bar").display = self._filter_open = bool(event.value)
+        self.services.focus()
+        self.refresh_bindings()
+
+    @on(DataTable.RowSelected, "#services")
+    def _open_service(self, event: DataTable.RowSelected) -> None:
+        row = self.services.row(str(event.row_key.value))
+        if row is not None:
+            self.jobtui.open_service(row.service)
+
+    @on(DataTable.RowSelected, "#hosts")
+    def _open_host(self, event: DataTable.RowSelected) -> None:
+        self.jobtui.open_hosts(str(event.row_key.value))

@@ -1,0 +1,171 @@
+"""Keys move between the main, service, hosts and help screens."""
+
+from __future__ import annotations
+
+from app.fleet_data import SIZE, AppFactory, MutableFleet
+from jobtui.app.screens.help import HelpScreen
+from jobtui.app.screens.hosts import HostsScreen
+from jobtui.app.screens.main import MainScreen
+from jobtui.app.screens.service import ServiceScreen
+from jobtui.widgets.hosts_table import HostsTable
+from jobtui.widgets.services_table import ServicesTable
+
+
+async def test_main_screen_lists_every_service_on_every_host(build: AppFactory) -> None:
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#services", ServicesTable)
+        assert table.keys == [
+            "shop-web@web-1",
+            "shop-web@web-2",
+            "shop-api@web-1",
+            "shop-api@web-2",
+            "resizer@batch-1",
+            "resizer@web-2",
+            "mailer@web-1",
+        ]
+        assert table.text_of("shop-web@web-1", "uptime") == "3h12m"
+        assert table.text_of("shop-api@web-2", "state") == "stopped"
+        assert table.text_of("resizer@web-2", "state") == "missing"
+        assert table.text_of("resizer@batch-1", "state") == "host down"
+        # The seed's unlabelled mailer_<ts> container is adopted by name.
+        assert table.text_of("mailer@web-1", "running") == "3.1.0"
+
+
+async def test_version_drift_is_marked(build: AppFactory) -> None:
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#services", ServicesTable)
+        assert table.text_of("shop-web@web-2", "running") == "≠ 2.4.0"
+        assert table.role_of("shop-web@web-2", "running") == "warn"
+        assert table.text_of("shop-web@web-1", "running") == "2.4.1"
+        assert table.role_of("shop-web@web-1", "running") == ""
+
+
+async def test_hosts_panel_and_unmanaged_containers(build: AppFactory) -> None:
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        hosts = app.screen.query_one("#hosts", HostsTable)
+        assert hosts.keys == ["web-1", "web-2", "batch-1"]
+        assert hosts.text_of("web-1", "containers") == "4/5"
+        assert hosts.text_of("web-2", "docker") == "20.10.24"
+        assert hosts.text_of("batch-1", "status") == "✖ down"
+        assert "connection timed out" in hosts.text_of("batch-1", "error")
+        strays = app.screen.query_one("#unmanaged")
+        assert strays.display
+        assert strays.text_of(strays.keys[0], "name") == "node-exporter"  # type: ignore[attr-defined]
+
+
+async def test_enter_opens_the_highlighted_service_and_esc_goes_back(build: AppFactory) -> None:
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ServiceScreen)
+        assert app.screen.service.name == "shop-api"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        # The cursor is where it was.
+        assert app.screen.query_one("#services", ServicesTable).highlighted_key == "shop-api@web-1"
+
+
+async def test_h_opens_hosts_and_esc_goes_back(build: AppFactory) -> None:
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("h")
+        await pilot.pause()
+        assert isinstance(app.screen, HostsScreen)
+        await pilot.press("h")  # already there: no second copy on the stack
+        await pilot.pause()
+        assert len(app.screen_stack) == 2
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_question_mark_opens_help_and_esc_closes_it(build: AppFactory) -> None:
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_command_palette_opens_a_service_by_name(build: AppFactory) -> None:
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("colon")
+        await pilot.pause()
+        await pilot.press(*"open service mailer")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ServiceScreen)
+        assert app.screen.service.name == "mailer"
+
+
+async def test_command_palette_opens_hosts(build: AppFactory) -> None:
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("colon", *"hosts")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, HostsScreen)
+
+
+async def test_read_only_shows_in_the_header(build: AppFactory) -> None:
+    app = build(read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.read_only
+        assert "READ-ONLY" in app.sub_title
+    assert "READ-ONLY" not in build().sub_title
+
+
+async def test_q_stops_the_fleet_then_quits(build: AppFactory, fleet: MutableFleet) -> None:
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert fleet.on_change is not None, "the fleet was started"
+        await pilot.press("q")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert fleet.stop_calls == 1
+        assert app._exit
+    assert fleet.stop_calls == 1, "stopped once, not again on unmount"
+
+
+async def test_leaving_without_q_still_stops_the_fleet(
+    build: AppFactory, fleet: MutableFleet
+) -> None:
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+    assert fleet.stop_calls == 1
+
+
+async def test_command_palette_quits(build: AppFactory, fleet: MutableFleet) -> None:
+    app = build()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("colon", *"quit")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert fleet.stopped
+        assert app._exit

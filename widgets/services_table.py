@@ -1,0 +1,107 @@
+"""The services table: one row per service and host, filterable live."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.binding import Binding
+from textual.reactive import reactive
+
+from jobtui.backend.status import (
+    STATE_HOST_DOWN,
+    STATE_MISSING,
+    STATE_RUNNING,
+    STATE_STOPPED,
+    ServiceRow,
+)
+from jobtui.widgets.format import NO_VALUE, uptime
+from jobtui.widgets.keyed_table import Cell, KeyedTable, Row
+
+STATE_ROLES = {
+    STATE_RUNNING: "ok",
+    STATE_STOPPED: "warn",
+    STATE_MISSING: "bad",
+    STATE_HOST_DOWN: "bad",
+}
+"""How each state word is coloured; anything else (``unknown``) is muted."""
+
+MISMATCH_MARK = "≠"
+"""Put before a running version that differs from the desired one."""
+
+
+def row_matches(row: ServiceRow, needle: str) -> bool:
+    """Whether the filter text occurs in the row's service, host, versions or state."""
+    if not needle:
+        return True
+    haystack = " ".join(
+        (row.service, row.host, row.desired, row.running_version or "", row.state)
+    ).lower()
+    return needle.lower() in haystack
+
+
+class ServicesTable(KeyedTable):
+    """One row per service and host, with desired and running version, state and uptime.
+
+    Rows are keyed by :attr:`ServiceRow.key`; :meth:`show` updates them in
+    place. Setting :attr:`filter_text` hides rows that do not match.
+    """
+
+    COLUMNS = (
+        ("service", "service"),
+        ("host", "host"),
+        ("desired", "desired image:tag"),
+        ("running", "running"),
+        ("state", "state"),
+        ("uptime", "uptime"),
+    )
+
+    BINDINGS = [Binding("enter", "select_cursor", "Open")]
+
+    filter_text: reactive[str] = reactive("", init=False)
+    """Case-insensitive substring a row must contain to be shown."""
+
+    image_prefix = ""
+    """Left out of desired images (the inventory's registry) so the distinctive part fits."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._rows: dict[str, ServiceRow] = {}
+        self._all: list[ServiceRow] = []
+        self._now = 0.0
+
+    def show(self, rows: Sequence[ServiceRow], now: float) -> None:
+        """Display ``rows`` (in their order) as of time ``now``."""
+        self._all = list(rows)
+        self._rows = {row.key: row for row in rows}
+        self._now = now
+        self._refilter()
+
+    def row(self, key: str) -> ServiceRow | None:
+        """The row shown under ``key``."""
+        return self._rows.get(key)
+
+    @property
+    def highlighted_row(self) -> ServiceRow | None:
+        key = self.highlighted_key
+        return None if key is None else self._rows.get(key)
+
+    def watch_filter_text(self) -> None:
+        self._refilter()
+
+    def _refilter(self) -> None:
+        needle = self.filter_text.strip()
+        self.sync([self._line(row) for row in self._all if row_matches(row, needle)])
+
+    def _line(self, row: ServiceRow) -> Row:
+        running: str | Cell = row.running_version or NO_VALUE
+        if row.running_version and not row.on_desired_version:
+            running = Cell(f"{MISMATCH_MARK} {row.running_version}", "warn")
+        values = {
+            "service": row.service,
+            "host": row.host,
+            "desired": row.desired.removeprefix(self.image_prefix),
+            "running": running,
+            "state": Cell(row.state, STATE_ROLES.get(row.state, "muted")),
+            "uptime": uptime(row.started_at, self._now),
+        }
+        return self.make_row(row.key, values)
