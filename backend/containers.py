@@ -20,8 +20,11 @@ _INERT_ACTIONS = frozenset(
      "extract-to-dir"}
 )  # fmt: skip
 
-STARTED_ACTIONS = frozenset({"start", "restart", "unpause"})
-"""Actions after which a container is running; the start time is the ``start`` event's."""
+STARTED_ACTIONS = frozenset({"start"})
+"""Actions whose event time is the container's new start time.
+
+``docker restart`` emits ``start`` too; ``restart`` comes later and ``unpause``
+keeps the old start time, so neither counts."""
 
 
 def container_name(names: list[str] | None, fallback: str) -> str:

@@ -147,15 +147,22 @@ class SshForward:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                reason = self._log.read_text(errors="replace").strip().splitlines()
+                detail = self.last_message() or "ssh exited"
                 self.stop()
-                detail = reason[-1] if reason else "ssh exited"
                 raise HostUnavailable(f"{self.url}: ssh forward failed: {detail}")
             if self.local_socket.exists():
                 return
             time.sleep(0.02)
         self.stop()
         raise HostUnavailable(f"{self.url}: ssh forward not ready within {timeout:g} s")
+
+    def last_message(self) -> str:
+        """ssh's last stderr line, e.g. why it could not open the remote socket."""
+        try:
+            lines = self._log.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1].strip() if lines else ""
 
     def stop(self) -> None:
         """Stop our ssh process (by its pid) and remove the local socket."""
@@ -287,7 +294,12 @@ class HostConnection:
                     self._client = None
                     self._client_locked()
             except Exception as exc:
-                raise HostUnavailable(describe_error(exc, self.host.url)) from exc
+                message = describe_error(exc, self.host.url)
+                said = self._forward.last_message() if self._forward is not None else ""
+                if said and not isinstance(exc, HostUnavailable):
+                    # ssh got through but the remote end did not: ssh says why.
+                    message = f"{message}; ssh: {said}"
+                raise HostUnavailable(message) from exc
             return DaemonInfo(str(info.get("Version", "?")), self._api_version)
 
     def ping(self, timeout: float) -> None:

@@ -32,14 +32,25 @@ from jobtui.backend.model import ContainerInfo, HostState, HostStatus
 
 log = logging.getLogger(__name__)
 
+MIN_BACKOFF = 0.25
 MAX_BACKOFF = 3.0
 """Longest wait between reconnect attempts: a restarted daemon is seen within this."""
+
+STABLE_SESSION = 10.0
+"""A session that lasted this long resets the backoff (a flapping one keeps backing off)."""
+
+COALESCE = 0.025
+"""Seconds to let a burst of events gather before re-listing what they name."""
 
 MAX_TARGETED_IDS = 50
 """Above this many changed containers one full list is cheaper than a filtered one."""
 
 _UPTIME_SLACK = 5.0
 """Seconds of clock difference tolerated between us and a daemon when checking uptimes."""
+
+
+class _StreamEnded(Exception):
+    """The events stream closed while we were not stopping."""
 
 
 class HostWatch:
@@ -99,23 +110,36 @@ class HostWatch:
     # -- supervisor ----------------------------------------------------------
 
     def _run(self) -> None:
-        backoff = 0.25
+        backoff = MIN_BACKOFF
         while not self._stopping.is_set():
+            began = time.monotonic()
             try:
                 self.calls["version"] += 1
-                version = self._conn.connect().version
-                backoff = 0.25
-                self._follow(version)
+                self._follow(self._conn.connect().version)
+            except _StreamEnded as exc:
+                # A dropped stream on a daemon that still answers (proxy idle
+                # timeout, sshd restart) is no outage: resubscribe without DOWN.
+                if not self._stopping.is_set() and not self._answers():
+                    self._mark_down(str(exc))
             except Exception as exc:
-                if self._stopping.is_set():
-                    break
-                self._mark_down(describe_error(exc, self.url))
+                if not self._stopping.is_set():
+                    self._mark_down(describe_error(exc, self.url))
             finally:
                 self._close_stream()
                 if self._reader is not None:
                     self._reader.join(timeout=2.0)
+            if time.monotonic() - began > STABLE_SESSION:
+                backoff = MIN_BACKOFF  # a session that lasted: the next failure is news
             self._stopping.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _answers(self) -> bool:
+        try:
+            self.calls["ping"] += 1
+            self._conn.ping(self._ping_timeout)
+        except HostUnavailable:
+            return False
+        return True
 
     def _follow(self, version: str) -> None:
         """One connected session; returns on stop, raises when the host is lost."""
@@ -148,7 +172,12 @@ class HostWatch:
             if self._stopping.is_set():
                 return
             if not self._reader.is_alive():
-                raise HostUnavailable(f"{self.url}: events stream ended (daemon stopped?)")
+                raise _StreamEnded(f"{self.url}: events stream ended (daemon stopped?)")
+            with self._lock:
+                pending = bool(self._dirty)
+            if pending:
+                # Events come in bursts (kill, die, stop, destroy): let one list cover them.
+                self._stopping.wait(COALESCE)
             with self._lock:
                 dirty, self._dirty = self._dirty, set()
             if dirty:
@@ -171,12 +200,12 @@ class HostWatch:
         try:
             for event in stream:
                 container_id, action, when = event_fields(event)
-                if not container_id or not event_changes_listing(action):
-                    continue
                 nanos = event.get("timeNano")
                 with self._lock:
                     if isinstance(nanos, int):
                         self._last_event_ns = max(self._last_event_ns or 0, nanos)
+                    if not container_id or not event_changes_listing(action):
+                        continue
                     if action in STARTED_ACTIONS and when:
                         # max(): a replayed older start must not hide a newer one.
                         self._started[container_id] = max(

@@ -7,8 +7,9 @@ import inspect
 
 import pytest
 
-from app.fleet_data import AppFactory, MutableFleet, StaticTags, clock, inventory, snapshot, tags
+from app.fleet_data import AppFactory, clock, inventory, snapshot, tags
 from jobtui.app.app import JobtuiApp, make_app
+from jobtui.backend.fixed import FixedFleet, FixedTags
 from jobtui.backend.model import TagSource
 from jobtui.config.models import Inventory
 
@@ -25,12 +26,12 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 @pytest.fixture
-def fleet() -> MutableFleet:
-    return MutableFleet(snapshot())
+def fleet() -> FixedFleet:
+    return FixedFleet(snapshot())
 
 
 @pytest.fixture
-def build(fleet: MutableFleet) -> AppFactory:
+def build(fleet: FixedFleet) -> AppFactory:
     """``build(tag_source=, no_registry=, inv=, read_only=)``: the app on the shop fleet."""
 
     def factory(
@@ -40,7 +41,7 @@ def build(fleet: MutableFleet) -> AppFactory:
         inv: Inventory | None = None,
         read_only: bool = False,
     ) -> JobtuiApp:
-        source = None if no_registry else tag_source or StaticTags(tags())
+        source = None if no_registry else tag_source or FixedTags(tags())
         return make_app(inv or inventory(), fleet, source, clock=clock, read_only=read_only)
 
     return factory

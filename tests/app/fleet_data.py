@@ -8,7 +8,7 @@ frozen clock every test passes to ``make_app``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -21,7 +21,6 @@ from jobtui.backend.model import (
     FleetSnapshot,
     HostState,
     HostStatus,
-    RegistryError,
     TagInfo,
 )
 from jobtui.config.models import (
@@ -224,64 +223,3 @@ def tags() -> dict[str, list[TagInfo]]:
         ],
         "shop/api": [_tag("1.9.0", 27, 10, "e4c0"), _tag("1.8.2", 9, 16, "3b19")],
     }
-
-
-class MutableFleet:
-    """A FleetSource whose snapshot a test replaces before calling :meth:`changed`."""
-
-    def __init__(self, current: FleetSnapshot) -> None:
-        self.current = current
-        self.on_change: Callable[[], None] | None = None
-        self.stop_calls = 0
-
-    def start(self, on_change: Callable[[], None]) -> None:
-        self.on_change = on_change
-
-    def snapshot(self) -> FleetSnapshot:
-        return self.current
-
-    def stop(self) -> None:
-        self.stop_calls += 1
-
-    @property
-    def stopped(self) -> bool:
-        return self.stop_calls > 0
-
-    def changed(self, current: FleetSnapshot) -> None:
-        self.current = current
-        assert self.on_change is not None, "the app never started the fleet"
-        self.on_change()
-
-
-class StaticTags:
-    """A TagSource over a mapping; an unknown repository is a RegistryError."""
-
-    def __init__(self, mapping: Mapping[str, Sequence[TagInfo]], error: str | None = None) -> None:
-        self.mapping = mapping
-        self.error = error
-
-    def tags(self, repository: str) -> Sequence[TagInfo]:
-        if self.error is not None:
-            raise RegistryError(self.error)
-        if repository not in self.mapping:
-            raise RegistryError(f"repository {repository} not found in the registry")
-        return self.mapping[repository]
-
-
-# TEMPORARY until backend/registry.py lands (another engineer's module).
-try:
-    import jobtui.backend.registry  # noqa: F401
-except ModuleNotFoundError:
-    import sys
-    import types
-
-    from jobtui.config.models import split_image
-
-    def _repository_in_registry(image: str, registry: RegistryConfig) -> str | None:
-        repository = split_image(image)[0]
-        prefix = registry.host + "/"
-        return repository.removeprefix(prefix) if repository.startswith(prefix) else None
-
-    _shim = types.ModuleType("jobtui.backend.registry")
-    _shim.repository_in_registry = _repository_in_registry  # type: ignore[attr-defined]
-    sys.modules["jobtui.backend.registry"] = _shim

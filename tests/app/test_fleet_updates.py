@@ -9,9 +9,10 @@ from collections.abc import Callable
 import pytest
 from textual.widgets import DataTable
 
-from app.fleet_data import SIZE, AppFactory, MutableFleet, clock, inventory, snapshot, with_host
+from app.fleet_data import SIZE, AppFactory, clock, inventory, snapshot, with_host
 from jobtui.app.app import make_app
 from jobtui.app.screens.main import MainScreen
+from jobtui.backend.fixed import FixedFleet
 from jobtui.backend.model import HostStatus
 from jobtui.widgets.hosts_table import HostsTable
 from jobtui.widgets.services_table import ServicesTable
@@ -37,7 +38,7 @@ def _upgrade_web_2() -> object:
 
 
 async def test_a_changed_version_updates_cells_in_place(
-    build: AppFactory, fleet: MutableFleet, monkeypatch: pytest.MonkeyPatch
+    build: AppFactory, fleet: FixedFleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = build()
     async with app.run_test(size=SIZE) as pilot:
@@ -47,7 +48,7 @@ async def test_a_changed_version_updates_cells_in_place(
         added: list[object] = []
         monkeypatch.setattr(table, "add_row", lambda *a, **k: added.append(a))
         monkeypatch.setattr(table, "clear", lambda *a, **k: pytest.fail("table cleared"))
-        fleet.changed(_upgrade_web_2())  # type: ignore[arg-type]
+        fleet.replace(_upgrade_web_2())  # type: ignore[arg-type]
         await pilot.pause(SETTLE)
         assert table.text_of("shop-web@web-2", "running") == "2.4.1"
         assert table.get_cell("shop-web@web-2", "running").plain == "2.4.1"
@@ -56,13 +57,13 @@ async def test_a_changed_version_updates_cells_in_place(
 
 
 async def test_a_host_going_down_shows_in_panel_and_rows(
-    build: AppFactory, fleet: MutableFleet
+    build: AppFactory, fleet: FixedFleet
 ) -> None:
     app = build()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         error = "ssh: connect to host web-2.shop.lan port 22: No route to host"
-        fleet.changed(
+        fleet.replace(
             with_host(snapshot(), "web-2", status=HostStatus.DOWN, error=error, containers=())
         )
         await pilot.pause(SETTLE)
@@ -77,11 +78,11 @@ async def test_a_host_going_down_shows_in_panel_and_rows(
         assert table.text_of("shop-web@web-1", "state") == "running"
 
 
-async def test_a_host_coming_up_fills_its_rows(build: AppFactory, fleet: MutableFleet) -> None:
+async def test_a_host_coming_up_fills_its_rows(build: AppFactory, fleet: FixedFleet) -> None:
     app = build()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        fleet.changed(
+        fleet.replace(
             with_host(
                 snapshot(), "batch-1", status=HostStatus.UP, error=None, docker_version="24.0.7"
             )
@@ -95,7 +96,7 @@ async def test_a_host_coming_up_fills_its_rows(build: AppFactory, fleet: Mutable
 
 
 async def test_a_burst_of_changes_becomes_few_updates(
-    build: AppFactory, fleet: MutableFleet, monkeypatch: pytest.MonkeyPatch
+    build: AppFactory, fleet: FixedFleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = build()
     async with app.run_test(size=SIZE) as pilot:
@@ -109,14 +110,14 @@ async def test_a_burst_of_changes_becomes_few_updates(
         )
         base = snapshot()
         for generation in range(2, 202):
-            fleet.changed(dataclasses.replace(base, generation=generation))
+            fleet.replace(dataclasses.replace(base, generation=generation))
         await pilot.pause(SETTLE)
         assert 1 <= len(calls) <= 2
         assert calls[-1] == 201
 
 
 async def test_changes_reported_from_another_thread_arrive(
-    build: AppFactory, fleet: MutableFleet
+    build: AppFactory, fleet: FixedFleet
 ) -> None:
     app = build()
     async with app.run_test(size=SIZE) as pilot:
@@ -131,7 +132,7 @@ async def test_changes_reported_from_another_thread_arrive(
 
 
 async def test_a_removed_service_row_goes_and_others_keep_their_keys(
-    build: AppFactory, fleet: MutableFleet
+    build: AppFactory, fleet: FixedFleet
 ) -> None:
     # A container vanishing must not disturb the rows around it.
     app = build()
@@ -140,7 +141,7 @@ async def test_a_removed_service_row_goes_and_others_keep_their_keys(
         table = app.screen.query_one("#services", ServicesTable)
         before = [table.get_row_index(key) for key in table.keys]
         web_1 = snapshot().hosts["web-1"]
-        fleet.changed(
+        fleet.replace(
             with_host(
                 snapshot(),
                 "web-1",
@@ -154,7 +155,7 @@ async def test_a_removed_service_row_goes_and_others_keep_their_keys(
         assert strays.row_count == 1
 
 
-class _BrokenFleet(MutableFleet):
+class _BrokenFleet(FixedFleet):
     def start(self, on_change: Callable[[], None]) -> None:
         raise OSError("cannot read ~/.ssh/known_hosts")
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from app.fleet_data import SIZE, AppFactory, MutableFleet, snapshot, with_host
+from app.fleet_data import SIZE, AppFactory, snapshot, with_host
 from jobtui.app.screens.hosts import HostsScreen
+from jobtui.backend.fixed import FixedFleet
 from jobtui.backend.model import HostStatus
 from jobtui.widgets.containers_table import ContainersTable
 from jobtui.widgets.hosts_table import HostsTable
@@ -68,13 +69,13 @@ async def test_enter_on_the_hosts_panel_opens_that_host(build: AppFactory) -> No
         assert app.screen.query_one("#hosts", HostsTable).highlighted_key == "web-2"
 
 
-async def test_hosts_screen_follows_the_fleet(build: AppFactory, fleet: MutableFleet) -> None:
+async def test_hosts_screen_follows_the_fleet(build: AppFactory, fleet: FixedFleet) -> None:
     app = build()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("h")
         await pilot.pause()
-        fleet.changed(
+        fleet.replace(
             with_host(snapshot(), "web-1", status=HostStatus.DOWN, error="refused", containers=())
         )
         await pilot.pause(0.3)

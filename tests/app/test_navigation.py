@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
-from app.fleet_data import SIZE, AppFactory, MutableFleet
+from collections.abc import Callable
+
+import pytest
+
+from app.fleet_data import SIZE, AppFactory, snapshot
 from jobtui.app.screens.help import HelpScreen
 from jobtui.app.screens.hosts import HostsScreen
 from jobtui.app.screens.main import MainScreen
 from jobtui.app.screens.service import ServiceScreen
+from jobtui.backend.fixed import FixedFleet
 from jobtui.widgets.hosts_table import HostsTable
 from jobtui.widgets.services_table import ServicesTable
+
+
+class _CountingFleet(FixedFleet):
+    """Counts start and stop, to check the app's fleet lifecycle."""
+
+    starts = 0
+    stops = 0
+
+    def start(self, on_change: Callable[[], None]) -> None:
+        self.starts += 1
+        super().start(on_change)
+
+    def stop(self) -> None:
+        self.stops += 1
+        super().stop()
+
+
+@pytest.fixture
+def fleet() -> _CountingFleet:
+    return _CountingFleet(snapshot())
 
 
 async def test_main_screen_lists_every_service_on_every_host(build: AppFactory) -> None:
@@ -135,29 +160,29 @@ async def test_read_only_shows_in_the_header(build: AppFactory) -> None:
     assert "READ-ONLY" not in build().sub_title
 
 
-async def test_q_stops_the_fleet_then_quits(build: AppFactory, fleet: MutableFleet) -> None:
+async def test_q_stops_the_fleet_then_quits(build: AppFactory, fleet: _CountingFleet) -> None:
     app = build()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert fleet.on_change is not None, "the fleet was started"
+        assert fleet.starts == 1
         await pilot.press("q")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert fleet.stop_calls == 1
+        assert fleet.stops == 1
         assert app._exit
-    assert fleet.stop_calls == 1, "stopped once, not again on unmount"
+    assert fleet.stops == 1, "stopped once, not again on unmount"
 
 
 async def test_leaving_without_q_still_stops_the_fleet(
-    build: AppFactory, fleet: MutableFleet
+    build: AppFactory, fleet: _CountingFleet
 ) -> None:
     app = build()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-    assert fleet.stop_calls == 1
+    assert fleet.stops == 1
 
 
-async def test_command_palette_quits(build: AppFactory, fleet: MutableFleet) -> None:
+async def test_command_palette_quits(build: AppFactory, fleet: _CountingFleet) -> None:
     app = build()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -167,5 +192,5 @@ async def test_command_palette_quits(build: AppFactory, fleet: MutableFleet) -> 
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert fleet.stopped
+        assert fleet.stops == 1
         assert app._exit

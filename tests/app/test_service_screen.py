@@ -13,15 +13,14 @@ from app.fleet_data import (
     NOW,
     SIZE,
     AppFactory,
-    MutableFleet,
-    StaticTags,
     inventory,
     snapshot,
     tags,
     with_host,
 )
 from jobtui.app.screens.service import ServiceScreen
-from jobtui.backend.model import TagInfo
+from jobtui.backend.fixed import FixedFleet, FixedTags
+from jobtui.backend.model import RegistryError, TagInfo
 from jobtui.config.models import RegistryConfig
 from jobtui.widgets.config_view import ConfigView
 from jobtui.widgets.containers_table import ContainersTable
@@ -37,6 +36,19 @@ async def _open(pilot: Pilot[None], service: str) -> ServiceScreen:
     screen = pilot.app.screen
     assert isinstance(screen, ServiceScreen)
     return screen
+
+
+class _DownRegistry:
+    """A registry that fails with ``error`` until the test clears it."""
+
+    def __init__(self, error: str) -> None:
+        self.error: str | None = error
+        self.answers = FixedTags(tags())
+
+    def tags(self, repository: str) -> Sequence[TagInfo]:
+        if self.error is not None:
+            raise RegistryError(self.error)
+        return self.answers.tags(repository)
 
 
 def _status(screen: ServiceScreen) -> Static:
@@ -98,7 +110,7 @@ async def test_tags_newest_first_with_running_versions_marked(build: AppFactory)
 
 
 async def test_containers_and_tags_follow_fleet_changes(
-    build: AppFactory, fleet: MutableFleet
+    build: AppFactory, fleet: FixedFleet
 ) -> None:
     app = build()
     async with app.run_test(size=SIZE) as pilot:
@@ -113,7 +125,7 @@ async def test_containers_and_tags_follow_fleet_changes(
             else c
             for c in base.hosts["web-2"].containers
         )
-        fleet.changed(with_host(base, "web-2", containers=restarted))
+        fleet.replace(with_host(base, "web-2", containers=restarted))
         await pilot.pause(0.3)
         assert table.text_of("1.9.0", "deployed") == "desired · on web-1, web-2"
         containers = screen.query_one("#containers", ContainersTable)
@@ -122,7 +134,7 @@ async def test_containers_and_tags_follow_fleet_changes(
 
 async def test_unsorted_tags_are_shown_newest_first(build: AppFactory) -> None:
     shuffled = {repo: list(reversed(items)) for repo, items in tags().items()}
-    app = build(tag_source=StaticTags(shuffled))
+    app = build(tag_source=FixedTags(shuffled))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = await _open(pilot, "shop-web")
@@ -131,7 +143,7 @@ async def test_unsorted_tags_are_shown_newest_first(build: AppFactory) -> None:
 
 async def test_registry_down_reads_as_an_error(build: AppFactory) -> None:
     message = "cannot reach registry.shop.lan:5000: connection refused"
-    app = build(tag_source=StaticTags({}, error=message))
+    app = build(tag_source=_DownRegistry(message))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = await _open(pilot, "shop-web")
@@ -147,7 +159,7 @@ async def test_unknown_repository_reads_as_an_error(build: AppFactory) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = await _open(pilot, "resizer")  # the fixed registry has no shop/resizer
-        assert "shop/resizer not found" in str(_status(screen).render())
+        assert "unknown repository 'shop/resizer'" in str(_status(screen).render())
 
 
 async def test_no_registry_configured(build: AppFactory) -> None:
@@ -197,14 +209,13 @@ async def test_loading_state_then_tags(build: AppFactory) -> None:
 
 
 async def test_r_reloads_tags(build: AppFactory) -> None:
-    source = StaticTags({}, error="registry down")
+    source = _DownRegistry("registry down")
     app = build(tag_source=source)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = await _open(pilot, "shop-web")
         assert _status(screen).has_class("-error")
         source.error = None
-        source.mapping = tags()
         await pilot.press("r")
         await app.workers.wait_for_complete()
         await pilot.pause()

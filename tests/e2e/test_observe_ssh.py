@@ -95,7 +95,7 @@ def _free_port() -> int:
 @pytest.fixture
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     if not (Path(SSHD).exists() and shutil.which("ssh") and shutil.which("ssh-keygen")):
-        pytest.skip("needs openssh-server and openssh-client (apt-get install openssh-server)")
+        pytest.fail("needs openssh-server and openssh-client: scripts/stack up installs them")
     where = tmp_path_factory.mktemp("sshd")
     for key in ("host_key", "id"):
         subprocess.run(

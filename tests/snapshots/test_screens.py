@@ -10,8 +10,6 @@ from collections.abc import Callable
 
 from app.fleet_data import (
     SIZE,
-    MutableFleet,
-    StaticTags,
     clock,
     inventory,
     snapshot,
@@ -22,16 +20,17 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from jobtui.app.app import JobtuiApp, make_app
+from jobtui.backend.fixed import FixedFleet, FixedTags
 from jobtui.backend.model import HostStatus
 
 SnapCompare = Callable[..., bool]
 
 
-def _app(fleet: MutableFleet | None = None) -> JobtuiApp:
+def _app(fleet: FixedFleet | None = None) -> JobtuiApp:
     return make_app(
         inventory(),
-        fleet or MutableFleet(snapshot()),
-        StaticTags(tags()),
+        fleet or FixedFleet(snapshot()),
+        FixedTags(tags()),
         clock=clock,
         read_only=True,
     )
@@ -70,13 +69,13 @@ def test_help_screen(snap_compare: SnapCompare) -> None:
 
 
 def test_a_host_goes_down(snap_compare: SnapCompare) -> None:
-    fleet = MutableFleet(snapshot())
+    fleet = FixedFleet(snapshot())
 
     async def web_2_down(pilot: Pilot[None]) -> None:
         await pilot.pause()
         error = "ssh: connect to host web-2.shop.lan port 22: No route to host"
-        fleet.changed(
-            with_host(fleet.current, "web-2", status=HostStatus.DOWN, error=error, containers=())
+        fleet.replace(
+            with_host(fleet.snapshot(), "web-2", status=HostStatus.DOWN, error=error, containers=())
         )
         await pilot.pause(0.3)
 
