@@ -14,6 +14,7 @@ from jobtui.app.describe import service_fields
 from jobtui.app.messages import TagsFailed, TagsLoaded
 from jobtui.app.screens.base import JobtuiScreen, registry_prefix
 from jobtui.backend.model import ContainerInfo, FleetSnapshot, RegistryError, TagInfo, TagSource
+from jobtui.backend.registry import repository_in_registry
 from jobtui.backend.status import belongs_to
 from jobtui.config.models import Service
 from jobtui.widgets.config_view import ConfigView
@@ -93,8 +94,6 @@ class ServiceScreen(JobtuiScreen):
         if source is None or inventory.registry is None:
             self._tags_status("No registry is configured in the inventory.", error=True)
             return
-        from jobtui.backend.registry import repository_in_registry
-
         repository = repository_in_registry(self.service.image, inventory.registry)
         if repository is None:
             self._tags_status(

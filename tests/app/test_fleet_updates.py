@@ -13,7 +13,7 @@ from app.fleet_data import SIZE, AppFactory, clock, inventory, snapshot, with_ho
 from jobtui.app.app import make_app
 from jobtui.app.screens.main import MainScreen
 from jobtui.backend.fixed import FixedFleet
-from jobtui.backend.model import HostStatus
+from jobtui.backend.model import FleetSnapshot, HostStatus
 from jobtui.widgets.hosts_table import HostsTable
 from jobtui.widgets.services_table import ServicesTable
 
@@ -21,7 +21,7 @@ SETTLE = 0.3
 """Longer than the app's 0.1 s flush interval."""
 
 
-def _upgrade_web_2() -> object:
+def _upgrade_web_2() -> FleetSnapshot:
     """The shop fleet after shop-web on web-2 was rolled out to 2.4.1."""
     base = snapshot()
     containers = tuple(
@@ -48,7 +48,7 @@ async def test_a_changed_version_updates_cells_in_place(
         added: list[object] = []
         monkeypatch.setattr(table, "add_row", lambda *a, **k: added.append(a))
         monkeypatch.setattr(table, "clear", lambda *a, **k: pytest.fail("table cleared"))
-        fleet.replace(_upgrade_web_2())  # type: ignore[arg-type]
+        fleet.replace(_upgrade_web_2())
         await pilot.pause(SETTLE)
         assert table.text_of("shop-web@web-2", "running") == "2.4.1"
         assert table.get_cell("shop-web@web-2", "running").plain == "2.4.1"
@@ -123,7 +123,7 @@ async def test_changes_reported_from_another_thread_arrive(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         down = with_host(snapshot(), "web-1", status=HostStatus.DOWN, error="gone", containers=())
-        thread = threading.Thread(target=fleet.changed, args=(down,))
+        thread = threading.Thread(target=fleet.replace, args=(down,))
         thread.start()
         thread.join()
         await pilot.pause(SETTLE)
