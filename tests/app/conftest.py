@@ -6,8 +6,8 @@ import asyncio
 import inspect
 
 import pytest
+from fleet_data import AppFactory, clock, inventory, snapshot, tags
 
-from app.fleet_data import AppFactory, clock, inventory, snapshot, tags
 from jobtui.app.app import JobtuiApp, make_app
 from jobtui.backend.fixed import FixedFleet, FixedTags
 from jobtui.backend.model import TagSource

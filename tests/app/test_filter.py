@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from fleet_data import SIZE, AppFactory
 from textual.widgets import Input
 
-from app.fleet_data import SIZE, AppFactory
 from jobtui.app.screens.main import MainScreen
 from jobtui.widgets.services_table import ServicesTable
 

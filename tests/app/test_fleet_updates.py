@@ -7,9 +7,9 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from fleet_data import SIZE, AppFactory, clock, inventory, snapshot, with_host
 from textual.widgets import DataTable
 
-from app.fleet_data import SIZE, AppFactory, clock, inventory, snapshot, with_host
 from jobtui.app.app import make_app
 from jobtui.app.screens.main import MainScreen
 from jobtui.backend.fixed import FixedFleet

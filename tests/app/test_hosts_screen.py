@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from fleet_data import SIZE, AppFactory, snapshot, with_host
 from textual.widgets import Static
 
-from app.fleet_data import SIZE, AppFactory, snapshot, with_host
 from jobtui.app.screens.hosts import HostsScreen
 from jobtui.backend.fixed import FixedFleet
 from jobtui.backend.model import HostStatus

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from fleet_data import SIZE, AppFactory, snapshot
 
-from app.fleet_data import SIZE, AppFactory, snapshot
 from jobtui.app.screens.help import HelpScreen
 from jobtui.app.screens.hosts import HostsScreen
 from jobtui.app.screens.main import MainScreen

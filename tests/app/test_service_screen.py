@@ -6,10 +6,7 @@ import dataclasses
 import threading
 from collections.abc import Sequence
 
-from textual.pilot import Pilot
-from textual.widgets import Static
-
-from app.fleet_data import (
+from fleet_data import (
     NOW,
     SIZE,
     AppFactory,
@@ -18,6 +15,9 @@ from app.fleet_data import (
     tags,
     with_host,
 )
+from textual.pilot import Pilot
+from textual.widgets import Static
+
 from jobtui.app.screens.service import ServiceScreen
 from jobtui.backend.fixed import FixedFleet, FixedTags
 from jobtui.backend.model import RegistryError, TagInfo

@@ -7,9 +7,9 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+from fleet_data import SIZE
 from textual.app import App, ComposeResult
 
-from app.fleet_data import SIZE
 from jobtui.widgets.format import age, compact_duration, short_id, timestamp, uptime
 from jobtui.widgets.keyed_table import Cell, KeyedTable, Row
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.fleet_data import (
+from fleet_data import (
     SIZE,
     clock,
     inventory,
