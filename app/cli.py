@@ -1,7 +1,8 @@
 """The ``jobtui`` command: the TUI by default, plain verbs for scripts.
 
-Exit codes: 0 done; 1 failed (a host or the registry could not be asked);
-2 usage error or invalid inventory.
+Exit codes: 0 done; 1 failed (a host or the registry could not be asked, a
+rollout failed and the old version kept serving, or the operator said no);
+2 usage error or invalid inventory; 3 locked by someone else.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from jobtui.app import report
+from jobtui.app import cli_ops, report
 from jobtui.backend.model import FleetSnapshot
 from jobtui.config.errors import InventoryError
 from jobtui.config.loader import HOST_URL_PATTERN_ENV, load_inventory
@@ -32,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jobtui",
         description="Operate a Docker-based private cloud: the TUI, or one verb for scripts.",
-        epilog="Exit codes: 0 done, 1 failed, 2 usage error or invalid inventory.",
+        epilog="Exit codes: 0 done, 1 failed (the old version kept serving), "
+        "2 usage error or invalid inventory, 3 locked by someone else.",
     )
     parser.add_argument(
         "-i",
@@ -47,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
         f"(default: ${HOST_URL_PATTERN_ENV} or ssh://{{host}})",
     )
     parser.add_argument(
-        "--read-only", action="store_true", help="open the TUI without any mutating action"
+        "--read-only", action="store_true",
+        help="no mutating action: the TUI hides them and the CLI refuses them",
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     validate = verbs.add_parser(
@@ -71,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         "time, newest first; the versions running now are marked with '*'.",
     )
     tags.add_argument("service")
+    cli_ops.add_parsers(verbs)
     verbs.add_parser("tui", help="open the terminal UI (the default)")
     return parser
 
@@ -90,6 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _status(inventory, as_json=args.json, out=out)
     if args.verb == "tags":
         return _tags(inventory, args.service, out)
+    if args.verb in cli_ops.VERBS:
+        if args.read_only and args.verb not in ("plan", "history"):
+            print(f"jobtui: --read-only refuses {args.verb}", file=sys.stderr)
+            return EXIT_USAGE
+        return cli_ops.run(args, inventory, out)
     return _tui(inventory, read_only=args.read_only)
 
 

@@ -1,0 +1,257 @@
+"""The mutating CLI verbs: plan, deploy, rollback, start, stop, restart, history.
+
+Every mutating verb prints what it will do and asks on a terminal; ``--yes``
+skips the question and is required when stdin is not a terminal, so a script
+can never hang on a prompt nor change anything by accident.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TextIO
+
+from jobtui.backend.operations import OpResult, Outcome, StepEvent, StepStatus
+from jobtui.config.models import Inventory
+
+if TYPE_CHECKING:
+    from jobtui.backend.deployer import Deployer
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 3
+
+_OUTCOME_EXIT = {
+    Outcome.DONE: EXIT_OK,
+    Outcome.FAILED: EXIT_FAILED,
+    Outcome.ABORTED: EXIT_FAILED,
+    Outcome.LOCKED: EXIT_LOCKED,
+}
+
+
+def add_parsers(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the verbs on the main parser's subparsers."""
+    plan = verbs.add_parser(
+        "plan",
+        help="show what deploy would change, field by field (changes nothing)",
+        description="Compare the inventory with what runs and print, per service and host, "
+        "the action (create, update, start, noop) and the fields that differ.",
+    )
+    plan.add_argument("service", nargs="*", help="services (default: all)")
+    plan.add_argument("--version", help="plan for this version instead of the inventory's tag")
+
+    deploy = verbs.add_parser(
+        "deploy",
+        help="roll a service out to a version",
+        description="Pull, create <service>_<unix-ts>, start, health-check, then stop the old "
+        "container (kept for rollback). On failure the new container is removed and the old "
+        "one keeps serving.",
+    )
+    deploy.add_argument("service")
+    deploy.add_argument("--version", help="the image tag to deploy (default: the inventory's)")
+    _mutating_options(deploy)
+
+    rollback = verbs.add_parser(
+        "rollback",
+        help="go back to a retained or registry version",
+        description="Restart a retained previous container (no pull) or recreate the version "
+        "from the registry; the same health gate as deploy.",
+    )
+    rollback.add_argument("service")
+    rollback.add_argument("--to", metavar="VERSION", help="the version (default: the previous)")
+    _mutating_options(rollback)
+
+    for verb, text in (("start", "start"), ("stop", "stop"), ("restart", "restart")):
+        parser = verbs.add_parser(verb, help=f"{text} a service's instances")
+        parser.add_argument("service")
+        parser.add_argument("--host", help="only the instance on this host")
+        _mutating_options(parser)
+
+    history = verbs.add_parser("history", help="the deploy journal, newest first")
+    history.add_argument("service", nargs="?")
+    history.add_argument("--limit", type=int, default=30)
+
+
+def _mutating_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="do not ask (required when stdin is not a terminal)",
+    )
+
+
+VERBS = ("plan", "deploy", "rollback", "start", "stop", "restart", "history")
+
+
+def run(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int:
+    """Carry out one of VERBS; returns the exit code."""
+    names = [s.name for s in inventory.services]
+    wanted = args.service if isinstance(args.service, list) else [args.service]
+    unknown = [n for n in wanted if n and n not in names]
+    if unknown:
+        print(
+            f"jobtui: no service {unknown[0]!r} in the inventory (services: {', '.join(names)})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.verb == "history":
+        return _history(inventory, args, out)
+    with _engine(inventory, args.verb, out) as deployer:
+        if args.verb == "plan":
+            return _plan(deployer, wanted if wanted else names, args.version, out)
+        if args.verb == "deploy":
+            return _deploy(deployer, args, out)
+        if args.verb == "rollback":
+            return _rollback(deployer, args, out)
+        return _lifecycle(deployer, args, out)
+
+
+@contextmanager
+def _engine(inventory: Inventory, verb: str, out: TextIO) -> Iterator[Deployer]:
+    from jobtui.backend.coordination import current_owner, make_coordinator
+    from jobtui.backend.deployer import Deployer
+    from jobtui.backend.docker_hosts import HostPool
+    from jobtui.backend.registry import RegistryClient
+
+    pool = HostPool(inventory.hosts, timeout=30.0)
+    coordinator = make_coordinator(inventory)
+    registry = RegistryClient(inventory.registry) if inventory.registry else None
+    deployer = Deployer(
+        inventory,
+        pool,
+        coordinator,
+        owner=current_owner(verb),
+        registry=registry,
+        on_step=_step_printer(out),
+    )
+    try:
+        yield deployer
+    finally:
+        coordinator.close()
+        if registry is not None:
+            registry.close()
+        pool.close()
+
+
+def _step_printer(out: TextIO) -> Callable[[StepEvent], None]:
+    def show(event: StepEvent) -> None:
+        if event.status is StepStatus.RUNNING and not event.message:
+            return
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.time or time.time()))
+        message = f"  {event.message}" if event.message else ""
+        print(
+            f"{stamp} {event.host:<10} {event.step:<10} {event.status.value:<7}{message}",
+            file=out,
+            flush=True,
+        )
+
+    return show
+
+
+def confirm(question: str, assume_yes: bool) -> bool | None:
+    """True to go on, False when the operator said no, None when asking is impossible."""
+    if assume_yes:
+        return True
+    if not sys.stdin or not sys.stdin.isatty():
+        return None
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _ask(question: str, args: argparse.Namespace) -> int | None:
+    """None to proceed, else the exit code to stop with."""
+    decision = confirm(question, args.yes)
+    if decision is None:
+        print("jobtui: stdin is not a terminal: pass --yes to proceed", file=sys.stderr)
+        return EXIT_USAGE
+    if not decision:
+        print("nothing changed", file=sys.stderr)
+        return EXIT_FAILED
+    return None
+
+
+def _plan(deployer: Deployer, services: list[str], version: str | None, out: TextIO) -> int:
+    from jobtui.backend.plan import render_plan
+
+    for name in services:
+        for line in render_plan(deployer.plan(name, version)):
+            print(line, file=out)
+    return EXIT_OK
+
+
+def _deploy(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
+    from jobtui.backend.plan import render_plan
+
+    plan = deployer.plan(args.service, args.version)
+    for line in render_plan(plan):
+        print(line, file=out)
+    if not plan.changes:
+        print(f"{args.service}: nothing to do", file=out)
+        return EXIT_OK
+    stop = _ask(f"deploy {args.service} {plan.version}?", args)
+    if stop is not None:
+        return stop
+    return _finish(deployer.deploy(args.service, args.version), out)
+
+
+def _rollback(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
+    candidates = deployer.rollback_candidates(args.service)
+    if args.to is None and not candidates:
+        print(f"jobtui: {args.service} has no version to roll back to", file=sys.stderr)
+        return EXIT_FAILED
+    target = args.to or candidates[0].version
+    where = next((c for c in candidates if c.version == target), None)
+    source = (
+        f"retained on {', '.join(where.retained_on)}"
+        if where and where.retained_on
+        else "from the registry"
+    )
+    print(f"rollback {args.service} to {target} ({source})", file=out)
+    stop = _ask(f"roll {args.service} back to {target}?", args)
+    if stop is not None:
+        return stop
+    return _finish(deployer.rollback(args.service, target), out)
+
+
+def _lifecycle(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
+    scope = f"on {args.host}" if args.host else "on every host"
+    print(f"{args.verb} {args.service} {scope}", file=out)
+    stop = _ask(f"{args.verb} {args.service} {scope}?", args)
+    if stop is not None:
+        return stop
+    operation = getattr(deployer, args.verb)
+    return _finish(operation(args.service, args.host), out)
+
+
+def _finish(result: OpResult, out: TextIO) -> int:
+    for host in result.hosts:
+        change = f"{host.from_version or '-'} -> {host.to_version or '-'}"
+        verdict = "ok" if host.ok else f"FAILED: {host.reason}"
+        print(f"{result.service}@{host.host}: {change} {verdict}", file=out)
+        for line in host.logs:
+            print(f"    | {line}", file=out)
+    took = max(0.0, result.finished - result.started)
+    summary = f"{result.kind.value} {result.service}: {result.outcome.value} in {took:.1f}s"
+    print(summary + (f" ({result.message})" if result.message else ""), file=out)
+    return _OUTCOME_EXIT[result.outcome]
+
+
+def _history(inventory: Inventory, args: argparse.Namespace, out: TextIO) -> int:
+    from jobtui.backend.coordination import format_journal, make_coordinator
+
+    coordinator = make_coordinator(inventory)
+    try:
+        entries = coordinator.journal(args.service, limit=args.limit)
+    finally:
+        coordinator.close()
+    for line in format_journal(entries):
+        print(line, file=out)
+    return EXIT_OK

@@ -1,0 +1,224 @@
+"""The operation frame (lock, journal) and the batch runner, without Docker.
+
+The frame runs against the real file-based coordinator in a temporary
+directory; the batch runner gets per-host tasks that only report results,
+so its ordering, canary, failure-action and abort rules are checked alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from jobtui.backend.coordination import current_owner
+from jobtui.backend.coordination_local import LocalCoordinator
+from jobtui.backend.docker_hosts import HostConnection
+from jobtui.backend.host_rollout import HostRollout, Replaced
+from jobtui.backend.operation_frame import Operation, OperationFailed, run_operation
+from jobtui.backend.operations import HostResult, JournalEntry, OpKind, Outcome
+from jobtui.backend.recovery import HostRecovery, close_entries, unfinished
+from jobtui.backend.rollout import RolloutControl
+from jobtui.backend.rollout_fleet import FleetResult, HostTask, roll
+from jobtui.config.loader import parse_inventory
+from jobtui.config.models import Service, UpdateConfig
+
+INVENTORY = parse_inventory(
+    """
+hosts:
+  h1: "unix:///nonexistent/h1.sock"
+  h2: "unix:///nonexistent/h2.sock"
+  h3: "unix:///nonexistent/h3.sock"
+services:
+  - name: worker
+    image: "r/worker:v2"
+    run_on_host: [h1, h2, h3]
+""",
+    file="inv.yml",
+)
+WORKER = INVENTORY.service("worker")
+
+
+class Rollout(HostRollout):
+    """A host executor whose revert is recorded instead of carried out on Docker."""
+
+    reverted: list[str]
+
+    def revert(self, done: Replaced) -> HostResult:
+        self.reverted.append(self.host.name)
+        return HostResult(self.host.name, False, "v2", "v1", None, "reverted")
+
+
+def rollouts(service: Service, coordinator: LocalCoordinator) -> list[Rollout]:
+    reverted: list[str] = []
+    found = []
+    for name in service.run_on_host:
+        host = INVENTORY.hosts[name]
+        rollout = Rollout(
+            op_id="op", service=service, host=host, connection=HostConnection(host),
+            coordinator=coordinator, emit=lambda *_: None, clock=lambda: 0.0,
+        )  # fmt: skip
+        rollout.reverted = reverted
+        found.append(rollout)
+    return found
+
+
+def run(
+    service: Service,
+    coordinator: LocalCoordinator,
+    failing: set[str] = frozenset(),  # type: ignore[assignment]
+    control: RolloutControl | None = None,
+    after: Callable[[str], None] = lambda _: None,
+) -> tuple[FleetResult, list[str], list[str]]:
+    order: list[str] = []
+    hosts = rollouts(service, coordinator)
+
+    def task(rollout: HostRollout) -> Replaced:
+        name = rollout.host.name
+        order.append(name)
+        after(name)
+        ok = name not in failing
+        return Replaced(HostResult(name, ok, "v1", "v2", None, "" if ok else "boom"), "n", "o")
+
+    tasks: list[tuple[HostRollout, HostTask]] = [(r, task) for r in hosts]
+    slots = {name: threading.BoundedSemaphore(1) for name in INVENTORY.hosts}
+    result = roll(service, tasks, control or RolloutControl(), slots)
+    return result, order, hosts[0].reverted
+
+
+def with_update(parallelism: int = 1, failure_action: str = "rollback") -> Service:
+    config = UpdateConfig(parallelism=parallelism, failure_action=failure_action)
+    return replace(WORKER, update_config=config)
+
+
+def test_hosts_roll_one_batch_at_a_time(tmp_path: Path) -> None:
+    result, order, reverted = run(with_update(parallelism=1), LocalCoordinator(tmp_path))
+    assert result.outcome is Outcome.DONE
+    assert order == ["h1", "h2", "h3"] and reverted == []
+    assert [h.host for h in result.hosts] == ["h1", "h2", "h3"]
+
+
+def test_a_failed_canary_stops_the_rollout(tmp_path: Path) -> None:
+    result, order, reverted = run(with_update(), LocalCoordinator(tmp_path), failing={"h1"})
+    assert result.outcome is Outcome.FAILED and order == ["h1"] and reverted == []
+    assert result.message == "canary h1 failed: boom; untouched: h2, h3"
+    assert [h.reason for h in result.hosts[1:]] == ["not attempted after the failure"] * 2
+
+
+def test_a_later_failure_rolls_back_the_updated_hosts(tmp_path: Path) -> None:
+    result, order, reverted = run(with_update(), LocalCoordinator(tmp_path), failing={"h2"})
+    assert result.outcome is Outcome.FAILED and order == ["h1", "h2"] and reverted == ["h1"]
+    assert result.message == "h2 failed: boom; rolled back h1; untouched: h3"
+
+
+def test_failure_action_pause_leaves_updated_hosts_on_the_new_version(tmp_path: Path) -> None:
+    service = with_update(failure_action="pause")
+    result, _, reverted = run(service, LocalCoordinator(tmp_path), failing={"h2"})
+    assert result.outcome is Outcome.FAILED and reverted == []
+    assert "paused, left on the new version: h1" in result.message
+
+
+def test_abort_between_batches_keeps_finished_hosts(tmp_path: Path) -> None:
+    control = RolloutControl()
+
+    def after(host: str) -> None:
+        if host == "h1":
+            control.abort()
+
+    result, order, reverted = run(with_update(), LocalCoordinator(tmp_path), control=control,
+                                  after=after)  # fmt: skip
+    assert result.outcome is Outcome.ABORTED and order == ["h1"] and reverted == []
+    assert result.hosts[0].ok and not result.hosts[1].ok
+    assert result.message == "aborted by the operator; updated: h1; untouched: h2, h3"
+
+
+# -- the frame ------------------------------------------------------------------------
+
+
+def frame(
+    coordinator: LocalCoordinator, body: Callable[[Operation], FleetResult], service: str = "worker"
+) -> tuple[Outcome, str, list[str]]:
+    result = run_operation(
+        inventory=INVENTORY, coordinator=coordinator, owner=current_owner(), clock=lambda: 1.0,
+        kind=OpKind.DEPLOY, service=service, hosts=None, version="v2",
+        host_rollout=lambda op, host: rollouts(op.service, coordinator)[0], body=body,
+    )  # fmt: skip
+    states = [e.state for e in reversed(coordinator.journal(service)) if e.op_id == result.op_id]
+    return result.outcome, result.message, states
+
+
+def test_started_is_journaled_before_the_body_touches_anything(tmp_path: Path) -> None:
+    coordinator = LocalCoordinator(tmp_path)
+    seen: list[list[str]] = []
+
+    def body(op: Operation) -> FleetResult:
+        op.started()
+        seen.append([e.state for e in coordinator.journal("worker") if e.op_id == op.id])
+        assert coordinator.holder("worker") is not None  # the lock is held meanwhile
+        return FleetResult(Outcome.DONE, (), "")
+
+    assert frame(coordinator, body) == (Outcome.DONE, "", ["started", "done"])
+    assert seen == [["started"]]
+    assert coordinator.holder("worker") is None  # released at the end
+
+
+def test_a_held_lock_refuses_and_touches_nothing(tmp_path: Path) -> None:
+    coordinator = LocalCoordinator(tmp_path)
+    held = coordinator.acquire("worker", current_owner("deploy worker v1 -> v2"))
+    ran: list[bool] = []
+
+    def body(op: Operation) -> FleetResult:
+        ran.append(True)
+        return FleetResult(Outcome.DONE, (), "")
+
+    try:
+        outcome, message, states = frame(coordinator, body)
+    finally:
+        held.release()
+    assert outcome is Outcome.LOCKED and ran == [] and states == []
+    assert "is being changed by" in message and "deploy worker v1 -> v2" in message
+
+
+def test_failures_are_results_and_journaled(tmp_path: Path) -> None:
+    coordinator = LocalCoordinator(tmp_path)
+
+    def body(op: Operation) -> FleetResult:
+        op.started()
+        raise OperationFailed("unreachable, nothing changed: h2: down")
+
+    outcome, message, states = frame(coordinator, body)
+    assert (outcome, message, states) == (
+        Outcome.FAILED, "unreachable, nothing changed: h2: down", ["started", "failed"]
+    )  # fmt: skip
+    outcome, message, states = frame(coordinator, body, service="nope")
+    assert (outcome, message, states) == (Outcome.FAILED, "unknown service 'nope'", [])
+
+
+# -- recovery bookkeeping ---------------------------------------------------------------
+
+
+def entry(op_id: str, state: str, at: float) -> JournalEntry:
+    return JournalEntry(op_id, OpKind.DEPLOY, "worker", "ann", ("h1",), "v1", "v2", state, at)
+
+
+def test_unfinished_operations_are_started_without_an_end() -> None:
+    newest_first = [
+        entry("c", "started", 5.0),
+        entry("b", "done", 4.0),
+        entry("b", "started", 3.0),
+        entry("a", "started", 1.0),
+    ]
+    assert [e.op_id for e in unfinished(newest_first)] == ["c", "a"]
+    assert unfinished([entry("x", "aborted", 2.0), entry("x", "started", 1.0)]) == []
+
+
+def test_recovery_closes_each_pending_operation() -> None:
+    pending = [entry("a", "started", 1.0)]
+    finished = HostRecovery(HostResult("h1", True, None, "v2", "w_1", "finished: w_1"), True)
+    undone = HostRecovery(HostResult("h2", True, None, "v1", "w_0", "undone"), False)
+    (closed,) = close_entries(pending, [finished], "bob", 11.0)
+    assert (closed.op_id, closed.state, closed.user, closed.duration) == ("a", "done", "bob", 10.0)
+    assert closed.message == "recovered by bob: h1: finished: w_1"
+    (closed,) = close_entries(pending, [finished, undone], "bob", 11.0)
+    assert closed.state == "failed"
