@@ -12,10 +12,13 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from jobtui.app import cli_ops, report
 from jobtui.backend.model import FleetSnapshot
+
+if TYPE_CHECKING:
+    from jobtui.backend.drift import Drift
 from jobtui.config.errors import InventoryError
 from jobtui.config.loader import HOST_URL_PATTERN_ENV, load_inventory
 from jobtui.config.models import Inventory
@@ -49,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
         f"(default: ${HOST_URL_PATTERN_ENV} or ssh://{{host}})",
     )
     parser.add_argument(
-        "--read-only", action="store_true",
+        "--read-only",
+        action="store_true",
         help="no mutating action: the TUI hides them and the CLI refuses them",
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
@@ -123,25 +127,31 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _observe_once(inventory: Inventory) -> FleetSnapshot:
+def _observe_once(inventory: Inventory, *, drift: bool = False) -> tuple[FleetSnapshot, Drift]:
+    """Ask every host once; with ``drift`` also inspect each running instance."""
+    from jobtui.backend.docker_hosts import HostPool
+    from jobtui.backend.drift import DriftChecker
     from jobtui.backend.observe import FleetObserver
 
-    observer = FleetObserver(inventory.hosts)
+    pool = HostPool(inventory.hosts, timeout=SETTLE_TIMEOUT)
+    observer = FleetObserver(inventory.hosts, pool=pool)
     observer.start(lambda: None)
     try:
         observer.wait_settled(SETTLE_TIMEOUT)
-        return observer.snapshot()
+        fleet = observer.snapshot()
+        return fleet, DriftChecker(inventory, pool).check(fleet) if drift else {}
     finally:
         observer.stop()
+        pool.close()
 
 
 def _status(inventory: Inventory, *, as_json: bool, out: TextIO) -> int:
-    fleet = _observe_once(inventory)
+    fleet, drift = _observe_once(inventory, drift=True)
     if as_json:
-        json.dump(report.status_json(inventory, fleet), out, indent=2)
+        json.dump(report.status_json(inventory, fleet, drift), out, indent=2)
         out.write("\n")
     else:
-        out.write(report.status_text(inventory, fleet))
+        out.write(report.status_text(inventory, fleet, drift))
     down = [h for h in fleet.hosts.values() if h.status.value != "up"]
     return EXIT_FAILED if down else EXIT_OK
 
@@ -166,7 +176,7 @@ def _tags(inventory: Inventory, name: str, out: TextIO) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    fleet = _observe_once(inventory)
+    fleet, _ = _observe_once(inventory)
     try:
         tags = RegistryClient(inventory.registry).tags(repository)
     except RegistryError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jobtui.backend.model import FleetSnapshot, TagInfo
@@ -35,8 +35,21 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     )
 
 
-def status_text(inventory: Inventory, fleet: FleetSnapshot, now: float | None = None) -> str:
-    """Hosts, then services per host, then containers no service claims."""
+def _drift_words(drift: Mapping[str, Sequence[object]], key: str) -> str:
+    return ", ".join(str(d).split(":", 1)[0] for d in drift.get(key, ()))
+
+
+def status_text(
+    inventory: Inventory,
+    fleet: FleetSnapshot,
+    drift: Mapping[str, Sequence[object]] | None = None,
+    now: float | None = None,
+) -> str:
+    """Hosts, then services per host, then containers no service claims.
+
+    ``drift`` maps ``service@host`` to field differences (see backend.drift).
+    """
+    drift = drift or {}
     now = time.time() if now is None else now
     hosts = [
         (
@@ -57,12 +70,13 @@ def status_text(inventory: Inventory, fleet: FleetSnapshot, now: float | None = 
             r.state,
             uptime(r.started_at, now),
             "" if r.running_version is None or r.on_desired_version else "differs",
+            _drift_words(drift, r.key),
         )
         for r in service_rows(inventory, fleet)
     ]
     text = _table(("HOST", "STATUS", "DOCKER", "RUNNING", "ERROR"), hosts) + "\n"
     text += _table(
-        ("SERVICE", "HOST", "DESIRED", "RUNNING", "STATE", "UPTIME", "VERSION"), services
+        ("SERVICE", "HOST", "DESIRED", "RUNNING", "STATE", "UPTIME", "VERSION", "DRIFT"), services
     )
     strays = [(c.host, c.name, c.image, c.state) for c in unmanaged(inventory, fleet)]
     if strays:
@@ -72,8 +86,13 @@ def status_text(inventory: Inventory, fleet: FleetSnapshot, now: float | None = 
     return text
 
 
-def status_json(inventory: Inventory, fleet: FleetSnapshot) -> dict[str, Any]:
+def status_json(
+    inventory: Inventory,
+    fleet: FleetSnapshot,
+    drift: Mapping[str, Sequence[object]] | None = None,
+) -> dict[str, Any]:
     """The same facts as ``status_text`` for scripts."""
+    drift = drift or {}
     return {
         "hosts": [
             {
@@ -95,6 +114,7 @@ def status_json(inventory: Inventory, fleet: FleetSnapshot) -> dict[str, Any]:
                 "state": r.state,
                 "started_at": r.started_at,
                 "container": r.container.name if r.container else None,
+                "drift": [str(d) for d in drift.get(r.key, ())],
             }
             for r in service_rows(inventory, fleet)
         ],

@@ -27,6 +27,7 @@ from typing import Any
 
 from jobtui.backend.containers import container_from_api, parse_docker_time
 from jobtui.backend.docker_hosts import HostPool, describe_error
+from jobtui.backend.drift import inspect_spec
 from jobtui.backend.host_actions import restart_service, start_service, stop_service
 from jobtui.backend.host_rollout import FAILURES, OPERATIONAL_ERRORS, HostRollout, Replaced
 from jobtui.backend.model import FleetSnapshot, HostState, HostStatus, RegistryError
@@ -57,7 +58,7 @@ from jobtui.backend.rollout import (
     retained_version,
 )
 from jobtui.backend.rollout_fleet import FleetResult, HostTask, roll
-from jobtui.backend.spec import ContainerSpec, image_defaults, observed_spec
+from jobtui.backend.spec import ContainerSpec
 from jobtui.backend.status import belongs_to, current_container
 from jobtui.config.models import Inventory, Service
 
@@ -110,11 +111,7 @@ class Deployer:
                 hosts[name] = HostState(name, url, HostStatus.UP, containers=found)
                 current = current_container([c for c in found if belongs_to(c, svc.name)])
                 if current is not None:
-                    inspect = api.inspect_container(current.id)
-                    defaults = image_defaults(
-                        api.inspect_image(inspect["Image"]), log_driver=self._log_driver(name)
-                    )
-                    observed[current.id] = observed_spec(inspect, defaults)
+                    observed[current.id] = inspect_spec(api, current.id, self._log_driver(name))
             except KeyError:
                 hosts[name] = HostState(name, url, HostStatus.DOWN, error="not a known host")
             except OPERATIONAL_ERRORS as exc:
