@@ -17,14 +17,19 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from jobtui.app.commands import JobtuiCommands
+from jobtui.app.deploy_flow import DeployerLike, DeployFlow, StepRelay
+from jobtui.app.log_source import LogSource
 from jobtui.app.messages import FleetChanged
 from jobtui.app.screens.base import JobtuiScreen
 from jobtui.app.screens.help import HelpScreen
 from jobtui.app.screens.hosts import HostsScreen
+from jobtui.app.screens.logs import LogsScreen
 from jobtui.app.screens.main import MainScreen
 from jobtui.app.screens.service import ServiceScreen
+from jobtui.backend.metrics import MetricsSource
 from jobtui.backend.model import FleetSnapshot, FleetSource, TagSource
 from jobtui.config.models import Inventory
+from jobtui.widgets.log_view import DEFAULT_CAPACITY as DEFAULT_LOG_LINES
 
 FLEET_FLUSH_INTERVAL = 0.1
 """Seconds between checks for fleet changes: caps screen updates at ~10/s."""
@@ -56,6 +61,11 @@ class JobtuiApp(App[None]):
         *,
         clock: Callable[[], float],
         read_only: bool,
+        deployer: DeployerLike | None = None,
+        steps: StepRelay | None = None,
+        logs: LogSource | None = None,
+        metrics: MetricsSource | None = None,
+        log_lines: int = DEFAULT_LOG_LINES,
     ) -> None:
         super().__init__()
         self.inventory = inventory
@@ -70,6 +80,16 @@ class JobtuiApp(App[None]):
         self._fleet_dirty = threading.Event()
         self._stop_lock = threading.Lock()
         self._fleet_stopped = False
+        self.deployer = deployer
+        """The engine for mutating actions; ``None`` when deploying is not available."""
+        self.deploys = DeployFlow(self, deployer, steps)
+        """Update, rollback, start, stop and restart: dialogs and running operations."""
+        self.logs = logs
+        """Follows container logs; ``None`` when the TUI has no Docker access for them."""
+        self.metrics = metrics
+        """CPU, memory and network usage; ``None`` hides the metrics columns and graphs."""
+        self.log_lines = log_lines
+        """Lines a logs screen keeps (older ones scroll out of its buffer)."""
         self.sub_title = self._describe()
 
     def _describe(self) -> str:
@@ -110,7 +130,8 @@ class JobtuiApp(App[None]):
             self.notify(f"Cannot observe the fleet: {error}", severity="error", timeout=30)
 
     async def action_quit(self) -> None:
-        self._stop_fleet_and_exit()
+        if self.deploys.may_quit():
+            self._stop_fleet_and_exit()
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="quit")
     def _stop_fleet_and_exit(self) -> None:
@@ -141,6 +162,15 @@ class JobtuiApp(App[None]):
             return
         self.push_screen(ServiceScreen(service))
 
+    def open_logs(self, service: str) -> None:
+        """Follow the logs of every running instance of ``service``, merged."""
+        if self.logs is None:
+            self.notify("Logs are not available here (no log source).", severity="warning")
+            return
+        if isinstance(self.screen, LogsScreen) and self.screen.service == service:
+            return
+        self.push_screen(LogsScreen(service, self.logs, capacity=self.log_lines))
+
     def open_hosts(self, host: str | None = None) -> None:
         """Show the hosts screen, with the cursor on ``host`` if given."""
         if isinstance(self.screen, HostsScreen):
@@ -162,11 +192,31 @@ def make_app(
     *,
     clock: Callable[[], float] = time.time,
     read_only: bool = False,
+    deployer: DeployerLike | None = None,
+    steps: StepRelay | None = None,
+    logs: LogSource | None = None,
+    metrics: MetricsSource | None = None,
+    log_lines: int = DEFAULT_LOG_LINES,
 ) -> JobtuiApp:
     """Build the TUI for ``inventory``, observing ``fleet`` and listing tags from ``tags``.
 
     The CLI passes the real observer and registry client; tests pass fixed
     sources and a frozen ``clock``. ``tags`` is ``None`` when no registry is
-    configured.
+    configured. ``deployer`` carries out updates, rollbacks, starts and stops
+    (``None``: the keys say deploying is not available); it must have been
+    built with ``on_step=steps`` for the rollout view to show steps live.
+    ``logs`` follows container logs (``l``) into a buffer of ``log_lines``
+    lines; ``metrics`` feeds the CPU/memory columns, graphs and host usage.
     """
-    return JobtuiApp(inventory, fleet, tags, clock=clock, read_only=read_only)
+    return JobtuiApp(
+        inventory,
+        fleet,
+        tags,
+        clock=clock,
+        read_only=read_only,
+        deployer=deployer,
+        steps=steps,
+        logs=logs,
+        metrics=metrics,
+        log_lines=log_lines,
+    )

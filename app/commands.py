@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from jobtui.backend.operations import OpKind
+
 if TYPE_CHECKING:
     from jobtui.app.app import JobtuiApp
 
 
 class JobtuiCommands(Provider):
-    """``open service X`` for every service, plus hosts, help and quit."""
+    """``open service X`` for every service, its mutating verbs, plus hosts, help and quit."""
 
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
         app = cast("JobtuiApp", self.app)
@@ -21,6 +23,10 @@ class JobtuiCommands(Provider):
             (f"open service {service.name}", partial(app.open_service, service.name), service.image)
             for service in app.inventory.services
         ]
+        if app.deploys.offered:
+            # Read-only hides every mutating command (the flow refuses them too).
+            for service in app.inventory.services:
+                commands += _deploy_commands(app, service.name)
         commands += [
             ("hosts", app.open_hosts, "every host, its daemon and containers"),
             ("help", app.action_help, "the keys"),
@@ -38,3 +44,14 @@ class JobtuiCommands(Provider):
             score = matcher.match(text)
             if score > 0:
                 yield Hit(score, matcher.highlight(text), command, text=text, help=help_text)
+
+
+def _deploy_commands(app: JobtuiApp, name: str) -> list[tuple[str, Callable[[], object], str]]:
+    deploys = app.deploys
+    return [
+        (f"update {name}", partial(deploys.update, name), "pick a version, see the plan, confirm"),
+        (f"rollback {name}", partial(deploys.rollback, name), "go back to a kept version"),
+        (f"start {name}", partial(deploys.lifecycle, OpKind.START, name), "every instance"),
+        (f"stop {name}", partial(deploys.lifecycle, OpKind.STOP, name), "every instance"),
+        (f"restart {name}", partial(deploys.lifecycle, OpKind.RESTART, name), "one host at a time"),
+    ]

@@ -7,11 +7,15 @@ comes from the app's flush timer, which turns the fleet's change callbacks
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from textual.message import Message
 
+from jobtui.backend.metrics import Series, Usage
 from jobtui.backend.model import FleetSnapshot, TagInfo
+from jobtui.backend.operations import OpResult, StepEvent
+from jobtui.backend.plan import ServicePlan
+from jobtui.backend.rollout import RollbackCandidate
 
 
 class FleetChanged(Message, bubble=False):
@@ -42,3 +46,108 @@ class TagsFailed(Message):
         super().__init__()
         self.service = service
         self.error = error
+
+
+class PlanReady(Message):
+    """The engine planned a change of ``service``: ``plan`` says what each host would do."""
+
+    def __init__(self, service: str, plan: ServicePlan) -> None:
+        super().__init__()
+        self.service = service
+        self.plan = plan
+
+
+class PlanFailed(Message):
+    """No plan could be made for ``service``; ``error`` says why, for the operator."""
+
+    def __init__(self, service: str, error: str) -> None:
+        super().__init__()
+        self.service = service
+        self.error = error
+
+
+class CandidatesLoaded(Message):
+    """The versions ``service`` can be rolled back to, newest first."""
+
+    def __init__(self, service: str, candidates: Sequence[RollbackCandidate]) -> None:
+        super().__init__()
+        self.service = service
+        self.candidates = tuple(candidates)
+
+
+class CandidatesFailed(Message):
+    """The rollback candidates of ``service`` could not be listed; ``error`` says why."""
+
+    def __init__(self, service: str, error: str) -> None:
+        super().__init__()
+        self.service = service
+        self.error = error
+
+
+class StepsReported(Message, bubble=False):
+    """Steps of the running operation on ``service`` since the last batch."""
+
+    def __init__(self, service: str, events: Sequence[StepEvent]) -> None:
+        super().__init__()
+        self.service = service
+        self.events = tuple(events)
+
+
+class OperationFinished(Message, bubble=False):
+    """An operation ended; ``result`` says how, host by host."""
+
+    def __init__(self, result: OpResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+class LogLinesArrived(Message, bubble=False):
+    """Log lines are waiting in a logs screen's inbox (posted from the source's thread)."""
+
+    def can_replace(self, message: Message) -> bool:
+        # The lines wait in the inbox, not in the message: one wake-up drains them all.
+        return isinstance(message, LogLinesArrived)
+
+
+class UsageLoaded(Message, bubble=False):
+    """Latest usage of containers by id, and each one's recent CPU % (oldest first)."""
+
+    def __init__(
+        self, usage: Mapping[str, Usage], cpu_history: Mapping[str, Sequence[float]]
+    ) -> None:
+        super().__init__()
+        self.usage = dict(usage)
+        self.cpu_history = {ident: tuple(values) for ident, values in cpu_history.items()}
+
+
+class GraphsLoaded(Message, bubble=False):
+    """``service``'s metrics over ``span`` seconds up to ``end``: ``series[metric][id]``."""
+
+    def __init__(
+        self,
+        service: str,
+        series: Mapping[str, Mapping[str, Series]],
+        end: float,
+        span: float,
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.series = {metric: dict(by_id) for metric, by_id in series.items()}
+        self.end = end
+        self.span = span
+
+
+class HostUsageLoaded(Message, bubble=False):
+    """Latest usage of whole hosts, by inventory name."""
+
+    def __init__(self, usage: Mapping[str, Usage]) -> None:
+        super().__init__()
+        self.usage = dict(usage)
+
+
+class MetricsFailed(Message, bubble=False):
+    """The metrics source could not answer; ``reason`` is a sentence for the operator."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason

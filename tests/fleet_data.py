@@ -8,7 +8,8 @@ frozen clock every test passes to ``make_app``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -23,6 +24,18 @@ from jobtui.backend.model import (
     HostStatus,
     TagInfo,
 )
+from jobtui.backend.operations import (
+    HostResult,
+    OpKind,
+    OpResult,
+    Outcome,
+    StepEvent,
+    StepListener,
+    StepStatus,
+)
+from jobtui.backend.plan import ServicePlan, plan_service
+from jobtui.backend.rollout import RollbackCandidate, RolloutControl
+from jobtui.backend.spec import ContainerSpec, desired_spec
 from jobtui.config.models import (
     EnvVar,
     Healthcheck,
@@ -205,6 +218,10 @@ def with_host(fleet: FleetSnapshot, name: str, **changes: object) -> FleetSnapsh
     return FleetSnapshot(MappingProxyType(hosts), generation=fleet.generation + 1)
 
 
+WEB_1_CONTAINER = "shop-web_1717231680"
+WEB_2_CONTAINER = "shop-web_1716900000"
+
+
 def _tag(tag: str, day: int, hour: int, image: str) -> TagInfo:
     created = datetime(2024, 5, day, hour, 17, tzinfo=UTC)
     return TagInfo(
@@ -223,3 +240,237 @@ def tags() -> dict[str, list[TagInfo]]:
         ],
         "shop/api": [_tag("1.9.0", 27, 10, "e4c0"), _tag("1.8.2", 9, 16, "3b19")],
     }
+
+
+# -- deploying: the dialogs and the rollout view ---------------------------------
+
+NEW_WEB = "2.5.0"
+"""The shop/web version the deploy tests update to (newer than any running)."""
+
+
+def deploy_tags() -> dict[str, list[TagInfo]]:
+    """:func:`tags` with a newer shop/web, so an update changes both web hosts."""
+    found = tags()
+    found["shop/web"] = [_tag(NEW_WEB, 31, 16, "5e77"), *found["shop/web"]]
+    return found
+
+
+def observed_specs() -> dict[str, ContainerSpec]:
+    """What inspecting shop-web's current containers shows: web-2 runs 2.4.0 with debug logs."""
+    web = inventory().service("shop-web")
+    envs = tuple(
+        dataclasses.replace(e, value="debug") if e.key == "LOG_LEVEL" else e for e in web.envs
+    )
+    older = dataclasses.replace(web, image=f"{REGISTRY}/shop/web:2.4.0", envs=envs)
+    return {
+        _hex("web-1/shop-web_1717231680"): desired_spec(web),
+        _hex("web-2/shop-web_1716900000"): desired_spec(older),
+    }
+
+
+def _step(host: str, at: float, step: str, status: StepStatus, message: str = "") -> StepEvent:
+    return StepEvent("op-7f3a", "shop-web", host, step, status, message, NOW + at)
+
+
+RUNNING, OK, FAILED = StepStatus.RUNNING, StepStatus.OK, StepStatus.FAILED
+WEB_IMAGE = f"{REGISTRY}/shop/web:{NEW_WEB}"
+GATE = "Docker healthcheck healthy within 60 s"
+UNHEALTHY = "unhealthy after 3 checks: wget: can't connect to 127.0.0.1:8080: Connection refused"
+
+
+def _replace_steps(host: str, at: float, old: str, new: str) -> list[StepEvent]:
+    # The engine's stop-first replacement (shop-web binds port 8080 on the host).
+    return [
+        _step(host, at, "pull", RUNNING, WEB_IMAGE),
+        _step(host, at + 1.8, "pull", OK, WEB_IMAGE),
+        _step(host, at + 1.8, "create", RUNNING),
+        _step(host, at + 2.0, "create", OK, new),
+        _step(host, at + 2.0, "stop-old", RUNNING, old),
+        _step(host, at + 3.1, "stop-old", OK, old),
+        _step(host, at + 3.1, "start", RUNNING),
+        _step(host, at + 3.3, "start", OK),
+        _step(host, at + 3.3, "health", RUNNING, GATE),
+    ]
+
+
+def rollout_steps() -> list[StepEvent]:
+    """An update of shop-web to 2.5.0 that succeeds: web-1 (the canary), then web-2."""
+    return [
+        *_replace_steps("web-1", 0.0, WEB_1_CONTAINER, "shop-web_1717243200"),
+        _step("web-1", 7.5, "health", OK, "healthy after 4.2 s"),
+        _step("web-1", 7.5, "register", RUNNING),
+        _step("web-1", 7.6, "register", OK),
+        *_replace_steps("web-2", 8.0, WEB_2_CONTAINER, "shop-web_1717243208"),
+        _step("web-2", 12.1, "health", OK, "healthy after 3.8 s"),
+        _step("web-2", 12.1, "register", RUNNING),
+        _step("web-2", 12.2, "register", OK),
+    ]
+
+
+MIDWAY = len(rollout_steps()) - 3
+"""Events of :func:`rollout_steps` before web-2's health check passes."""
+
+
+def rollout_result() -> OpResult:
+    hosts = (
+        HostResult("web-1", True, "2.4.1", NEW_WEB, "shop-web_1717243200"),
+        HostResult("web-2", True, "2.4.0", NEW_WEB, "shop-web_1717243208"),
+    )
+    return OpResult("op-7f3a", OpKind.DEPLOY, "shop-web", Outcome.DONE, hosts, "", NOW, NOW + 12.2)
+
+
+FAILED_LOGS = (
+    "[2024-06-01 12:00:03] INFO booting shop-web 2.5.0 (gunicorn 22.0, 4 workers)",
+    "[2024-06-01 12:00:03] INFO loading settings from /etc/shop/settings.toml",
+    "[2024-06-01 12:00:04] ERROR settings: unknown key 'payments.provider_v2'",
+    "[2024-06-01 12:00:04] ERROR worker failed to boot; exiting with status 3",
+)
+
+
+def failed_steps() -> list[StepEvent]:
+    """The canary web-1 fails its health check: the new container goes, the old one returns."""
+    old, new = WEB_1_CONTAINER, "shop-web_1717243200"
+    return [
+        *_replace_steps("web-1", 0.0, old, new),
+        _step("web-1", 33.3, "health", FAILED, UNHEALTHY),
+        _step("web-1", 33.3, "remove-new", RUNNING),
+        _step("web-1", 33.6, "remove-new", OK),
+        _step("web-1", 33.6, "restore", RUNNING, old),
+        _step("web-1", 34.0, "restore", OK, old),
+        _step("web-1", 34.0, "health", RUNNING, "restored container"),
+        _step("web-1", 36.1, "health", OK, "restored container"),
+        _step("web-1", 36.1, "register", RUNNING),
+        _step("web-1", 36.2, "register", OK),
+    ]
+
+
+def failed_result() -> OpResult:
+    reason = f"health: {UNHEALTHY}; old container restored"
+    hosts = (
+        HostResult("web-1", False, "2.4.1", "2.4.1", WEB_1_CONTAINER, reason, FAILED_LOGS),
+        HostResult("web-2", False, None, None, None, "not attempted after the failure"),
+    )
+    message = f"canary web-1 failed: {reason}; untouched: web-2"
+    return OpResult(
+        "op-7f3a", OpKind.DEPLOY, "shop-web", Outcome.FAILED, hosts, message, NOW, NOW + 36.2
+    )
+
+
+def rollback_candidates() -> list[RollbackCandidate]:
+    return [
+        RollbackCandidate("2.4.0", ("web-1",), True),
+        RollbackCandidate("2.3.7", (), True),
+        RollbackCandidate("2.3.6", (), True),
+    ]
+
+
+class FakeDeployer:
+    """A ``DeployerLike`` on the shop fleet, for Pilot tests and snapshots.
+
+    Plans come from the real :func:`plan_service` on the fixed fleet. Every
+    call is recorded in :attr:`calls`. An operation reports :attr:`steps`
+    through ``on_step`` from the worker thread it is called in, stops after
+    :attr:`hold_at` events until :meth:`release` (or until the app is gone),
+    and returns :attr:`result`.
+    """
+
+    def __init__(self, on_step: StepListener) -> None:
+        self.on_step = on_step
+        self.calls: list[tuple[object, ...]] = []
+        self.steps: list[StepEvent] = rollout_steps()
+        self.result: OpResult | None = rollout_result()
+        self.error: Exception | None = None
+        """Raised by an operation instead of returning :attr:`result`."""
+        self.hold_at: int | None = None
+        self.control: RolloutControl | None = None
+        self.app: JobtuiApp | None = None
+        """Set it so a held operation gives up once the app has exited."""
+        self._released = threading.Event()
+        self.holding = threading.Event()
+        """Set while an operation waits at :attr:`hold_at`."""
+
+    def release(self) -> None:
+        self._released.set()
+
+    def plan(self, service: str, version: str | None = None) -> ServicePlan:
+        self.calls.append(("plan", service, version))
+        found = inventory().service(service)
+        return plan_service(found, snapshot(), observed_specs(), version=version)
+
+    def rollback_candidates(self, service: str) -> list[RollbackCandidate]:
+        self.calls.append(("rollback_candidates", service))
+        return rollback_candidates()
+
+    def deploy(
+        self,
+        service: str,
+        version: str | None = None,
+        *,
+        hosts: Sequence[str] | None = None,
+        control: RolloutControl | None = None,
+    ) -> OpResult:
+        self.calls.append(("deploy", service, version))
+        self.control = control
+        return self._run()
+
+    def rollback(
+        self,
+        service: str,
+        to: str | None = None,
+        *,
+        hosts: Sequence[str] | None = None,
+        control: RolloutControl | None = None,
+    ) -> OpResult:
+        self.calls.append(("rollback", service, to))
+        self.control = control
+        return self._run()
+
+    def start(self, service: str, host: str | None = None) -> OpResult:
+        self.calls.append(("start", service, host))
+        return self._run()
+
+    def stop(self, service: str, host: str | None = None) -> OpResult:
+        self.calls.append(("stop", service, host))
+        return self._run()
+
+    def restart(self, service: str, host: str | None = None) -> OpResult:
+        self.calls.append(("restart", service, host))
+        return self._run()
+
+    def _run(self) -> OpResult:
+        for index, event in enumerate(self.steps):
+            if index == self.hold_at:
+                self._hold()
+            self.on_step(event)
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+    def _hold(self) -> None:
+        self.holding.set()
+        while not self._released.wait(0.05):
+            if self.app is not None and not self.app.is_running:
+                break
+        self.holding.clear()
+
+
+def deploy_app(fake: FakeDeployer, *, read_only: bool = False) -> JobtuiApp:
+    """The shop fleet with :func:`deploy_tags`, ``fake`` as the engine, its relay as ``steps``."""
+    from jobtui.app.app import make_app
+    from jobtui.app.deploy_flow import StepRelay
+    from jobtui.backend.fixed import FixedFleet, FixedTags
+
+    relay = fake.on_step
+    assert isinstance(relay, StepRelay), "build the fake with on_step=StepRelay()"
+    app = make_app(
+        inventory(),
+        FixedFleet(snapshot()),
+        FixedTags(deploy_tags()),
+        clock=clock,
+        read_only=read_only,
+        deployer=fake,
+        steps=relay,
+    )
+    fake.app = app
+    return app

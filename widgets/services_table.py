@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from textual.binding import Binding
 from textual.reactive import reactive
 
+from jobtui.backend.metrics import Usage
 from jobtui.backend.status import (
     STATE_HOST_DOWN,
     STATE_MISSING,
@@ -16,6 +17,7 @@ from jobtui.backend.status import (
 )
 from jobtui.widgets.format import NO_VALUE, uptime
 from jobtui.widgets.keyed_table import Cell, KeyedTable, Row
+from jobtui.widgets.metrics_cells import METRIC_COLUMNS, container_cells
 
 STATE_ROLES = {
     STATE_RUNNING: "ok",
@@ -63,8 +65,14 @@ class ServicesTable(KeyedTable):
     image_prefix = ""
     """Left out of desired images (the inventory's registry) so the distinctive part fits."""
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
+    def __init__(
+        self, *, id: str | None = None, classes: str | None = None, with_metrics: bool = False
+    ) -> None:
+        # Usage columns only when there is a metrics source: no empty columns otherwise.
+        columns = (*self.COLUMNS, *METRIC_COLUMNS) if with_metrics else None
+        super().__init__(columns=columns, id=id, classes=classes)
+        self._usage: dict[str, Usage] = {}
+        self._cpu: dict[str, Sequence[float]] = {}
         self._rows: dict[str, ServiceRow] = {}
         self._all: list[ServiceRow] = []
         self._now = 0.0
@@ -74,6 +82,13 @@ class ServicesTable(KeyedTable):
         self._all = list(rows)
         self._rows = {row.key: row for row in rows}
         self._now = now
+        self._refilter()
+
+    def show_metrics(
+        self, usage: Mapping[str, Usage], cpu_history: Mapping[str, Sequence[float]]
+    ) -> None:
+        """Usage and recent CPU % of the rows' containers, by container id."""
+        self._usage, self._cpu = dict(usage), dict(cpu_history)
         self._refilter()
 
     def row(self, key: str) -> ServiceRow | None:
@@ -104,4 +119,7 @@ class ServicesTable(KeyedTable):
             "state": Cell(row.state, STATE_ROLES.get(row.state, "muted")),
             "uptime": uptime(row.started_at, self._now),
         }
+        if row.container is not None and row.container.running:
+            ident = row.container.id
+            values.update(container_cells(self._usage.get(ident), self._cpu.get(ident, ())))
         return self.make_row(row.key, values)

@@ -7,10 +7,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
+from jobtui.app.messages import HostUsageLoaded, MetricsFailed
+from jobtui.app.metrics_feed import MetricsFeed, ask_hosts, unavailable_note
 from jobtui.app.screens.base import JobtuiScreen, registry_prefix, service_of
 from jobtui.backend.model import FleetSnapshot, HostStatus
 from jobtui.widgets.containers_table import ContainersTable
 from jobtui.widgets.hosts_table import WIDE_COLUMNS, HostsTable
+from jobtui.widgets.metrics_hosts import HostsUsageTable
 
 CONTAINER_COLUMNS = (
     ("name", "name"),
@@ -37,8 +40,11 @@ class HostsScreen(JobtuiScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        hosts = HostsTable(id="hosts", columns=WIDE_COLUMNS)
-        hosts.error_width = 40  # the note below the table shows it whole
+        if self.jobtui.metrics is not None:
+            hosts: HostsTable = HostsUsageTable(id="hosts")
+        else:
+            hosts = HostsTable(id="hosts", columns=WIDE_COLUMNS)
+            hosts.error_width = 40  # the note below the table shows it whole
         yield hosts
         yield Static(id="host-note", markup=False)
         containers = ContainersTable(
@@ -55,6 +61,19 @@ class HostsScreen(JobtuiScreen):
         if self._wanted_host in table.keys:
             table.move_cursor(row=table.get_row_index(self._wanted_host), animate=False)
         self._show_containers()
+        MetricsFeed(self, ask_hosts(list(self.jobtui.inventory.hosts))).start()
+
+    def on_host_usage_loaded(self, message: HostUsageLoaded) -> None:
+        table = self.query_one("#hosts", HostsTable)
+        if isinstance(table, HostsUsageTable):
+            table.show_usage(message.usage)
+            table.border_subtitle = ""
+
+    def on_metrics_failed(self, message: MetricsFailed) -> None:
+        table = self.query_one("#hosts", HostsTable)
+        if isinstance(table, HostsUsageTable):
+            table.show_usage({})
+            table.border_subtitle = unavailable_note(message.reason)
 
     def show_fleet(self, snapshot: FleetSnapshot) -> None:
         self._snapshot = snapshot

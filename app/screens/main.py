@@ -9,8 +9,12 @@ from textual.containers import Horizontal
 from textual.markup import escape
 from textual.widgets import DataTable, Footer, Header, Input, Label
 
+from jobtui.app.deploy_flow import DEPLOY_BINDINGS, MUTATING_ACTIONS
+from jobtui.app.messages import MetricsFailed, UsageLoaded
+from jobtui.app.metrics_feed import MetricsFeed, ask_usage, unavailable_note
 from jobtui.app.screens.base import JobtuiScreen, registry_prefix
-from jobtui.backend.model import FleetSnapshot
+from jobtui.backend.model import ContainerInfo, FleetSnapshot
+from jobtui.backend.operations import OpKind
 from jobtui.backend.status import ServiceRow, service_rows, unmanaged
 from jobtui.widgets.containers_table import ContainersTable
 from jobtui.widgets.hosts_table import HostsTable
@@ -38,6 +42,8 @@ class MainScreen(JobtuiScreen):
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter"),
+        Binding("l", "logs", "Logs"),
+        *DEPLOY_BINDINGS,
     ]
 
     def __init__(self) -> None:
@@ -52,7 +58,7 @@ class MainScreen(JobtuiScreen):
         with Horizontal(id="filter-bar"):
             yield Label("/", id="filter-prompt")
             yield Input(id="filter", placeholder="service, host, version or state")
-        services = ServicesTable(id="services")
+        services = ServicesTable(id="services", with_metrics=self.jobtui.metrics is not None)
         services.image_prefix = prefix
         yield services
         strays = ContainersTable(id="unmanaged", columns=UNMANAGED_COLUMNS, cursor_on_focus=True)
@@ -66,6 +72,7 @@ class MainScreen(JobtuiScreen):
         self.query_one("#filter-bar").display = False
         self.show_fleet(self.jobtui.snapshot)
         self.set_interval(UPTIME_REFRESH, self._repaint_uptimes)
+        MetricsFeed(self, ask_usage, self._running_containers).start()
 
     @property
     def services(self) -> ServicesTable:
@@ -99,6 +106,9 @@ class MainScreen(JobtuiScreen):
         if action == "clear_filter":
             # Offered (and shown in the footer) only while there is a filter.
             return self._filter_open
+        if action in MUTATING_ACTIONS:
+            # Hidden from the footer in read-only mode (and refused by the flow).
+            return self.jobtui.deploys.offered
         return True
 
     def action_filter(self) -> None:
@@ -113,6 +123,50 @@ class MainScreen(JobtuiScreen):
         self.query_one("#filter-bar").display = self._filter_open = False
         self.services.focus()
         self.refresh_bindings()
+
+    def _selected(self) -> tuple[str, str] | None:
+        row = self.services.highlighted_row
+        if row is None:
+            self.notify("No service row is selected.", severity="warning")
+            return None
+        return row.service, row.host
+
+    def action_update(self) -> None:
+        if selected := self._selected():
+            self.jobtui.deploys.update(selected[0])
+
+    def action_rollback(self) -> None:
+        if selected := self._selected():
+            self.jobtui.deploys.rollback(selected[0])
+
+    def action_start(self) -> None:
+        if selected := self._selected():
+            self.jobtui.deploys.lifecycle(OpKind.START, *selected)
+
+    def action_stop(self) -> None:
+        if selected := self._selected():
+            self.jobtui.deploys.lifecycle(OpKind.STOP, *selected)
+
+    def action_restart(self) -> None:
+        if selected := self._selected():
+            self.jobtui.deploys.lifecycle(OpKind.RESTART, *selected)
+
+    def _running_containers(self) -> list[ContainerInfo]:
+        return [r.container for r in self._rows if r.container and r.container.running]
+
+    def on_usage_loaded(self, message: UsageLoaded) -> None:
+        self.services.show_metrics(message.usage, message.cpu_history)
+        self.services.border_subtitle = ""
+
+    def on_metrics_failed(self, message: MetricsFailed) -> None:
+        # A state in the table's frame, not a dialog: the next poll may heal it.
+        self.services.show_metrics({}, {})
+        self.services.border_subtitle = unavailable_note(message.reason)
+
+    def action_logs(self) -> None:
+        row = self.services.highlighted_row
+        if row is not None:
+            self.jobtui.open_logs(row.service)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:

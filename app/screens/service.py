@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
+from jobtui.app.deploy_flow import DEPLOY_BINDINGS, MUTATING_ACTIONS
 from jobtui.app.describe import service_fields
-from jobtui.app.messages import TagsFailed, TagsLoaded
+from jobtui.app.messages import GraphsLoaded, MetricsFailed, TagsFailed, TagsLoaded
+from jobtui.app.metrics_feed import MetricsFeed, ask_graphs
 from jobtui.app.screens.base import JobtuiScreen, registry_prefix
+from jobtui.backend.metrics import MetricsSource
 from jobtui.backend.model import ContainerInfo, FleetSnapshot, RegistryError, TagInfo, TagSource
+from jobtui.backend.operations import OpKind
 from jobtui.backend.registry import repository_in_registry
 from jobtui.backend.status import belongs_to
 from jobtui.config.models import Service
 from jobtui.widgets.config_view import ConfigView
 from jobtui.widgets.containers_table import ContainersTable
+from jobtui.widgets.metrics_graph import ServiceGraphs
 from jobtui.widgets.tags_table import TagsTable
 
 CONTAINER_COLUMNS = (
@@ -30,6 +37,9 @@ CONTAINER_COLUMNS = (
     ("created", "created"),
 )
 
+GRAPH_RANGES = (300.0, 900.0, 3600.0)
+"""What ``m`` cycles through: 5 minutes, 15 minutes, an hour."""
+
 
 class ServiceScreen(JobtuiScreen):
     """Details of one inventory service; tags load in a thread worker."""
@@ -40,6 +50,9 @@ class ServiceScreen(JobtuiScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("r", "reload_tags", "Reload tags"),
+        Binding("l", "logs", "Logs"),
+        Binding("m", "graph_range", "Range"),
+        *DEPLOY_BINDINGS,
     ]
 
     def __init__(self, service: Service) -> None:
@@ -47,12 +60,16 @@ class ServiceScreen(JobtuiScreen):
         self.service = service
         self._tags: tuple[TagInfo, ...] | None = None
         self._running_on: dict[str, list[str]] = {}
+        self._range = 1
+        self._metrics: MetricsFeed | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         containers = ContainersTable(id="containers", columns=CONTAINER_COLUMNS)
         containers.image_prefix = registry_prefix(self.jobtui.inventory)
         yield containers
+        if self.jobtui.metrics is not None:
+            yield ServiceGraphs(id="graphs")
         with Horizontal(id="lower"):
             with VerticalScroll(id="config", classes="panel"):
                 yield ConfigView(service_fields(self.service))
@@ -68,6 +85,8 @@ class ServiceScreen(JobtuiScreen):
         self.query_one("#tags-box").border_title = f"{name} · registry tags"
         self.show_fleet(self.jobtui.snapshot)
         self.action_reload_tags()
+        self._metrics = MetricsFeed(self, self._ask_graphs, self._running_containers)
+        self._metrics.start()
 
     def show_fleet(self, snapshot: FleetSnapshot) -> None:
         mine = [c for c in snapshot.containers() if belongs_to(c, self.service.name)]
@@ -87,6 +106,60 @@ class ServiceScreen(JobtuiScreen):
         hosts = self.service.run_on_host
         rank = hosts.index(container.host) if container.host in hosts else len(hosts)
         return rank, -container.created
+
+    def _running_containers(self) -> list[ContainerInfo]:
+        snapshot = self.jobtui.snapshot.containers()
+        return [c for c in snapshot if c.running and belongs_to(c, self.service.name)]
+
+    def _ask_graphs(self, source: MetricsSource, containers: Sequence[ContainerInfo]) -> Message:
+        span = GRAPH_RANGES[self._range]
+        return ask_graphs(self.service.name, span, self.jobtui.clock)(source, containers)
+
+    def action_graph_range(self) -> None:
+        self._range = (self._range + 1) % len(GRAPH_RANGES)
+        if self._metrics is not None:
+            self._metrics.poll(force=True)
+
+    def on_graphs_loaded(self, message: GraphsLoaded) -> None:
+        if message.service == self.service.name:
+            host_network = self.service.network_mode == "host"
+            graphs = self.query_one("#graphs", ServiceGraphs)
+            graphs.show(message.series, message.end, message.span, host_network=host_network)
+
+    def on_metrics_failed(self, message: MetricsFailed) -> None:
+        self.query_one("#graphs", ServiceGraphs).show_unavailable(message.reason)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "graph_range":
+            return self.jobtui.metrics is not None
+        if action in MUTATING_ACTIONS:
+            # Hidden from the footer in read-only mode (and refused by the flow).
+            return self.jobtui.deploys.offered
+        return True
+
+    def _selected_host(self) -> str | None:
+        # The host of the container under the cursor, if the table has one.
+        table = self.query_one("#containers", ContainersTable)
+        key = table.highlighted_key
+        return table.text_of(key, "host") if key is not None else None
+
+    def action_update(self) -> None:
+        self.jobtui.deploys.update(self.service.name)
+
+    def action_rollback(self) -> None:
+        self.jobtui.deploys.rollback(self.service.name)
+
+    def action_start(self) -> None:
+        self.jobtui.deploys.lifecycle(OpKind.START, self.service.name, self._selected_host())
+
+    def action_stop(self) -> None:
+        self.jobtui.deploys.lifecycle(OpKind.STOP, self.service.name, self._selected_host())
+
+    def action_restart(self) -> None:
+        self.jobtui.deploys.lifecycle(OpKind.RESTART, self.service.name, self._selected_host())
+
+    def action_logs(self) -> None:
+        self.jobtui.open_logs(self.service.name)
 
     def action_reload_tags(self) -> None:
         inventory = self.jobtui.inventory

@@ -1,0 +1,382 @@
+"""Deploying from the TUI: pick → plan → confirm → the rollout view, and the operations behind it.
+
+The screens' keys (``u`` update, ``b`` rollback, ``s``/``x``/``R`` start,
+stop, restart) and the command palette call :class:`DeployFlow`. It asks
+through dialogs, then runs the engine's blocking call in an app-level thread
+worker, so leaving the rollout view never stops a rollout. Step events reach
+the view in batches: the engine calls a :class:`StepRelay` from its threads,
+and a timer on the event loop drains it about ten times a second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
+
+from textual.binding import Binding
+from textual.notifications import SeverityLevel
+from textual.timer import Timer
+
+from jobtui.app.dialogs.confirm import ALL, ONE, YES, Choice, ConfirmDialog
+from jobtui.app.dialogs.pickers import RollbackPicker, VersionPicker
+from jobtui.app.dialogs.plan import PlanDialog
+from jobtui.app.messages import OperationFinished, StepsReported
+from jobtui.app.screens.rollout import Operation, RolloutScreen
+from jobtui.backend.operations import LockedError, OpKind, OpResult, Outcome, StepEvent
+from jobtui.backend.plan import ServicePlan
+from jobtui.backend.rollout import RollbackCandidate, RolloutControl
+from jobtui.backend.status import belongs_to
+from jobtui.config.models import Service
+from jobtui.widgets.steps_view import RolloutProgress
+
+if TYPE_CHECKING:
+    from jobtui.app.app import JobtuiApp
+
+STEP_FLUSH_INTERVAL = 0.1
+"""Seconds between deliveries of step events to the rollout views."""
+
+NOT_AVAILABLE = "Deploying is not available: jobtui was started without a deployer."
+READ_ONLY = "Read-only: jobtui was started with --read-only, nothing can be changed."
+
+MUTATING_ACTIONS = frozenset({"update", "rollback", "start", "stop", "restart"})
+"""The screens' actions that change the fleet: hidden in read-only mode."""
+
+DEPLOY_BINDINGS = [
+    Binding("u", "update", "Update"),
+    Binding("b", "rollback", "Rollback"),
+    Binding("s", "start", "Start"),
+    Binding("x", "stop", "Stop"),
+    Binding("R", "restart", "Restart", key_display="R"),
+]
+"""The mutating keys, bound the same way on the main and the service screen."""
+
+
+class DeployerLike(Protocol):
+    """What the TUI needs of :class:`jobtui.backend.deployer.Deployer`; every call blocks."""
+
+    def plan(self, service: str, version: str | None = None) -> ServicePlan: ...
+
+    def deploy(
+        self,
+        service: str,
+        version: str | None = None,
+        *,
+        hosts: Sequence[str] | None = None,
+        control: RolloutControl | None = None,
+    ) -> OpResult: ...
+
+    def rollback(
+        self,
+        service: str,
+        to: str | None = None,
+        *,
+        hosts: Sequence[str] | None = None,
+        control: RolloutControl | None = None,
+    ) -> OpResult: ...
+
+    def rollback_candidates(self, service: str) -> Sequence[RollbackCandidate]: ...
+
+    def start(self, service: str, host: str | None = None) -> OpResult: ...
+
+    def stop(self, service: str, host: str | None = None) -> OpResult: ...
+
+    def restart(self, service: str, host: str | None = None) -> OpResult: ...
+
+
+class StepRelay:
+    """The engine's ``on_step``: buffers events from any thread until the UI drains them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[StepEvent] = []
+
+    def __call__(self, event: StepEvent) -> None:
+        with self._lock:
+            self._events.append(event)
+
+    def drain(self) -> list[StepEvent]:
+        """Every event since the last drain, in the order reported."""
+        with self._lock:
+            events, self._events = self._events, []
+        return events
+
+
+LIFECYCLE_VERBS = {OpKind.START: "start", OpKind.STOP: "stop", OpKind.RESTART: "restart"}
+
+
+class DeployFlow:
+    """Runs the dialogs and operations of one app; ``app.deploys`` is its instance."""
+
+    def __init__(
+        self, app: JobtuiApp, deployer: DeployerLike | None, steps: StepRelay | None
+    ) -> None:
+        self.app = app
+        self.deployer = deployer
+        self.steps = steps
+        self.operations: dict[str, Operation] = {}
+        """Service → its latest operation of this session (running or ended)."""
+        self._timer: Timer | None = None
+        self._quit_warned = False
+
+    # -- entry points (keys, palette) ------------------------------------
+
+    @property
+    def offered(self) -> bool:
+        """Whether mutating keys are shown at all (not in read-only mode)."""
+        return not self.app.read_only
+
+    def update(self, service: str) -> None:
+        """``u``: pick a registry version, see the plan, confirm, watch the rollout."""
+        if self._ready(service):
+            self._flow(self._update(self.app.inventory.service(service)), "update")
+
+    def rollback(self, service: str) -> None:
+        """``b``: pick a retained or registry version, see the plan, confirm, watch."""
+        if self._ready(service):
+            self._flow(self._rollback(self.app.inventory.service(service)), "rollback")
+
+    def lifecycle(self, kind: OpKind, service: str, host: str | None = None) -> None:
+        """``s``/``x``/``R``: every instance, or only ``host``'s, after a confirmation."""
+        if self._ready(service):
+            self._flow(self._lifecycle(kind, self.app.inventory.service(service), host), kind)
+
+    def _ready(self, service: str) -> bool:
+        if self.app.read_only:
+            self.app.notify(READ_ONLY, severity="warning")
+            return False
+        if self.deployer is None:
+            self.app.notify(NOT_AVAILABLE, severity="warning")
+            return False
+        try:
+            self.app.inventory.service(service)
+        except KeyError:
+            self.app.notify(f"No service {service!r} in the inventory.", severity="warning")
+            return False
+        running = self.operations.get(service)
+        if running is not None and running.running:
+            # One operation per service at a time (the deploy lock says the
+            # same): show the one under way instead.
+            self.app.notify(f"{running.title} is still running.", severity="warning")
+            self.show(service)
+            return False
+        return True
+
+    def may_quit(self) -> bool:
+        """``False`` (with a warning) on the first quit while an operation runs."""
+        running = [op.title for op in self.operations.values() if op.running]
+        if not running or self._quit_warned:
+            return True
+        self._quit_warned = True
+        self.app.notify(
+            f"{'; '.join(running)}: still running. Press q again to quit; "
+            "jobtui exits once the engine has finished it.",
+            severity="warning",
+            timeout=10,
+        )
+        return False
+
+    def show(self, service: str) -> None:
+        """Open the rollout view of ``service``'s latest operation, if any."""
+        op = self.operations.get(service)
+        if op is not None and not self._showing(op):
+            self.app.push_screen(RolloutScreen(op))
+
+    def _flow(self, flow: Coroutine[Any, Any, None], name: str) -> None:
+        # Dialogs are awaited in an async worker (push_screen_wait needs one).
+        self.app.run_worker(
+            self._guarded(flow, name), name=f"deploy-flow:{name}", group="deploy-flow"
+        )
+
+    async def _guarded(self, flow: Coroutine[Any, Any, None], name: str) -> None:
+        try:
+            await flow
+        except Exception as exc:
+            # A bug or an engine error in a dialog must read as an error, not end the app.
+            self.app.notify(f"{name}: {type(exc).__name__}: {exc}", severity="error", timeout=20)
+
+    # -- the dialogs -----------------------------------------------------
+
+    async def _update(self, service: Service) -> None:
+        deployer = self._deployer()
+        picker = VersionPicker(
+            service, self.app.tags, self.app.inventory.registry, self._running(service.name)
+        )
+        version = await self.app.push_screen_wait(picker)
+        if version is None:
+            return
+        dialog = PlanDialog(
+            f"update {service.name} to {version}",
+            service.name,
+            "update",
+            partial(deployer.plan, service.name, version),
+        )
+        if not await self.app.push_screen_wait(dialog) or dialog.plan is None:
+            return
+        control = RolloutControl()
+        op = self._operation(OpKind.DEPLOY, service.name, "update", dialog.plan, control)
+        self._launch(op, partial(deployer.deploy, service.name, version, control=control))
+
+    async def _rollback(self, service: Service) -> None:
+        deployer = self._deployer()
+        picker = RollbackPicker(service, partial(deployer.rollback_candidates, service.name))
+        version = await self.app.push_screen_wait(picker)
+        if version is None:
+            return
+        dialog = PlanDialog(
+            f"roll {service.name} back to {version}",
+            service.name,
+            "roll back",
+            partial(deployer.plan, service.name, version),
+        )
+        if not await self.app.push_screen_wait(dialog) or dialog.plan is None:
+            return
+        control = RolloutControl()
+        op = self._operation(OpKind.ROLLBACK, service.name, "roll back", dialog.plan, control)
+        self._launch(op, partial(deployer.rollback, service.name, version, control=control))
+
+    async def _lifecycle(self, kind: OpKind, service: Service, host: str | None) -> None:
+        deployer = self._deployer()
+        verb = LIFECYCLE_VERBS[kind]
+        everywhere = service.run_on_host
+        if host is not None and len(everywhere) > 1:
+            choices = [
+                Choice(ONE, f"{verb} only the instance on {host}"),
+                Choice(ALL, f"{verb} all {len(everywhere)} instances ({', '.join(everywhere)})"),
+            ]
+        else:
+            where = host or ", ".join(everywhere)
+            choices = [Choice(YES, f"{verb} {service.name} on {where}")]
+        question = self._describe_instances(service)
+        answer = await self.app.push_screen_wait(
+            ConfirmDialog(f"{verb} {service.name}", question, choices)
+        )
+        if answer is None:
+            return
+        target = None if answer == ALL else host
+        hosts = (target,) if target else everywhere
+        title = f"{verb} {service.name} on {', '.join(hosts)}"
+        op = Operation(kind, service.name, title, RolloutProgress(hosts), started=self.app.clock())
+        call = {OpKind.START: deployer.start, OpKind.STOP: deployer.stop}.get(
+            kind, deployer.restart
+        )
+        self._launch(op, partial(call, service.name, target))
+
+    def _deployer(self) -> DeployerLike:
+        if self.deployer is None:
+            raise RuntimeError(NOT_AVAILABLE)
+        return self.deployer
+
+    def _running(self, service: str) -> dict[str, list[str]]:
+        """Version → hosts running it now, from the newest fleet snapshot."""
+        running: dict[str, list[str]] = defaultdict(list)
+        for container in self.app.snapshot.containers():
+            if container.running and belongs_to(container, service):
+                running[container.version].append(container.host)
+        return dict(running)
+
+    def _describe_instances(self, service: Service) -> str:
+        running = self._running(service.name)
+        if not running:
+            return f"{service.name} runs nowhere now."
+        where = "; ".join(f"{v} on {', '.join(hosts)}" for v, hosts in sorted(running.items()))
+        return f"{service.name} runs {where}."
+
+    def _operation(
+        self, kind: OpKind, service: str, verb: str, plan: ServicePlan, control: RolloutControl
+    ) -> Operation:
+        before = sorted({a.current_version for a in plan.changes if a.current_version})
+        versions = f"{', '.join(before)} → {plan.version}" if before else f"→ {plan.version}"
+        hosts = [a.host for a in plan.changes]
+        return Operation(
+            kind,
+            service,
+            f"{verb} {service} {versions}",
+            RolloutProgress(hosts),
+            control,
+            started=self.app.clock(),
+        )
+
+    # -- running an operation ---------------------------------------------
+
+    def _launch(self, op: Operation, call: Callable[[], OpResult]) -> None:
+        self.operations[op.service] = op
+        if self._timer is None:
+            self._timer = self.app.set_interval(STEP_FLUSH_INTERVAL, self._flush)
+        self.app.push_screen(RolloutScreen(op))
+        self.app.run_worker(
+            partial(self._execute, op, call),
+            name=f"operation:{op.service}",
+            group=f"operation:{op.service}",
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def _execute(self, op: Operation, call: Callable[[], OpResult]) -> None:
+        # In a worker thread: the engine blocks for as long as the rollout takes.
+        try:
+            result = call()
+        except LockedError as exc:
+            result = self._ended_early(op, Outcome.LOCKED, str(exc))
+        except Exception as exc:
+            result = self._ended_early(op, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+        if not self.app.is_running:
+            return  # the operator quit while it ran: nobody is left to tell
+        # RuntimeError: the app closed between the check and the call.
+        with contextlib.suppress(RuntimeError):
+            self.app.call_from_thread(self._finished, op, result)
+
+    def _ended_early(self, op: Operation, outcome: Outcome, message: str) -> OpResult:
+        return OpResult("", op.kind, op.service, outcome, message=message)
+
+    def _flush(self) -> None:
+        if self.steps is None:
+            return
+        batches: dict[str, list[StepEvent]] = defaultdict(list)
+        for event in self.steps.drain():
+            batches[event.service].append(event)
+        for service, events in batches.items():
+            op = self.operations.get(service)
+            if op is None or not op.running:
+                continue
+            op.progress.extend(events)
+            for view in self._views(op):
+                view.post_message(StepsReported(service, events))
+
+    def _finished(self, op: Operation, result: OpResult) -> None:
+        self._flush()  # steps reported before the end are shown before it
+        op.finish(result)
+        for view in self._views(op):
+            view.post_message(OperationFinished(result))
+        text, severity = outcome_notice(op, result)
+        self.app.notify(text, severity=severity, timeout=8 if severity == "information" else 30)
+        if not any(o.running for o in self.operations.values()):
+            self._quit_warned = False
+            if self._timer is not None:
+                self._timer.stop()
+                self._timer = None
+
+    def _views(self, op: Operation) -> list[RolloutScreen]:
+        return [s for s in self.app.screen_stack if isinstance(s, RolloutScreen) and s.op is op]
+
+    def _showing(self, op: Operation) -> bool:
+        return bool(self._views(op))
+
+
+def outcome_notice(op: Operation, result: OpResult) -> tuple[str, SeverityLevel]:
+    """The notification at the end of ``op``: what happened and, on failure, why."""
+    failed = [h for h in result.hosts if not h.ok]
+    reason = result.message or "; ".join(f"{h.host}: {h.reason}" for h in failed if h.reason)
+    if result.outcome is Outcome.DONE:
+        return f"{op.title}: done.", "information"
+    if result.outcome is Outcome.ABORTED:
+        return f"{op.title}: aborted. Hosts already done keep the new version.", "warning"
+    if result.outcome is Outcome.LOCKED:
+        return f"{op.title}: refused, {reason or 'the service is locked'}.", "error"
+    kept = ""
+    if op.kind in (OpKind.DEPLOY, OpKind.ROLLBACK):
+        kept = " The previous version keeps serving."
+    return f"{op.title}: failed — {reason or 'no reason given'}.{kept}", "error"
