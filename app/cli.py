@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from jobtui.app import cli_ops, report
+from jobtui.app import cli_logs, cli_ops, report
 from jobtui.backend.model import FleetSnapshot
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     tags.add_argument("service")
     cli_ops.add_parsers(verbs)
+    cli_logs.add_logs_parser(verbs)
     verbs.add_parser("tui", help="open the terminal UI (the default)")
     return parser
 
@@ -98,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _status(inventory, as_json=args.json, out=out)
     if args.verb == "tags":
         return _tags(inventory, args.service, out)
+    if args.verb == "logs":
+        return cli_logs.run_logs(args, inventory, out)
     if args.verb in cli_ops.VERBS:
         if args.read_only and args.verb not in ("plan", "history"):
             print(f"jobtui: --read-only refuses {args.verb}", file=sys.stderr)
@@ -189,12 +192,56 @@ def _tags(inventory: Inventory, name: str, out: TextIO) -> int:
 def _tui(inventory: Inventory, *, read_only: bool) -> int:
     # Textual loads only for the TUI: the script verbs stay quick to start.
     from jobtui.app.app import make_app
+    from jobtui.app.deploy_flow import StepRelay
+    from jobtui.app.log_source import DockerLogSource
+    from jobtui.backend.coordination import current_owner, make_coordinator
+    from jobtui.backend.deployer import Deployer
+    from jobtui.backend.docker_hosts import HostPool
+    from jobtui.backend.metrics import MetricsSource
+    from jobtui.backend.metrics_docker import DockerStatsMetrics
+    from jobtui.backend.metrics_prometheus import PrometheusMetrics
     from jobtui.backend.observe import FleetObserver
     from jobtui.backend.registry import RegistryClient
 
+    # One client per host, shared by the observer, the deployer, logs and stats.
+    pool = HostPool(inventory.hosts, timeout=30.0)
     registry = RegistryClient(inventory.registry) if inventory.registry else None
-    app = make_app(inventory, FleetObserver(inventory.hosts), registry, read_only=read_only)
-    app.run()
+    metrics: MetricsSource = (
+        PrometheusMetrics(inventory.prometheus)
+        if inventory.prometheus
+        else DockerStatsMetrics(pool)
+    )
+    coordinator = None if read_only else make_coordinator(inventory)
+    relay = StepRelay()
+    deployer = None
+    if coordinator is not None:
+        deployer = Deployer(
+            inventory,
+            pool,
+            coordinator,
+            owner=current_owner("tui"),
+            registry=registry,
+            on_step=relay,
+        )
+    app = make_app(
+        inventory,
+        FleetObserver(inventory.hosts, pool=pool),
+        registry,
+        read_only=read_only,
+        deployer=deployer,
+        steps=relay,
+        logs=DockerLogSource(pool),
+        metrics=metrics,
+    )
+    try:
+        app.run()
+    finally:
+        metrics.close()
+        if coordinator is not None:
+            coordinator.close()
+        if registry is not None:
+            registry.close()
+        pool.close()
     return EXIT_OK
 
 

@@ -35,7 +35,7 @@ class LogHandle(Protocol):
     def resume(self) -> None:
         """Deliver again: the newest queued lines, and the count of those dropped."""
 
-    def stop(self) -> None:
+    def stop(self) -> bool | None:
         """Close the streams and end the threads (may block briefly: not on the UI loop)."""
 
 
@@ -96,9 +96,16 @@ class DockerLogSource:
 class FixedLogHandle:
     """A follow of :class:`FixedLogSource`; records what the app asked of it."""
 
-    def __init__(self, containers: Sequence[ContainerInfo], on_lines: LinesCallback) -> None:
+    def __init__(
+        self,
+        containers: Sequence[ContainerInfo],
+        on_lines: LinesCallback,
+        tail: int | None,
+        since: float | None,
+    ) -> None:
         self.containers = tuple(containers)
         self.on_lines = on_lines
+        self.tail, self.since = tail, since
         self.paused = False
         self.stopped = threading.Event()
         self.pauses = 0
@@ -126,7 +133,6 @@ class FixedLogSource:
         self._lines = tuple(lines)
         self._dropped = dropped
         self.handles: list[FixedLogHandle] = []
-        self.tails: list[int | None] = []
 
     def follow(
         self,
@@ -136,9 +142,8 @@ class FixedLogSource:
         tail: int | None,
         since: float | None = None,
     ) -> FixedLogHandle:
-        handle = FixedLogHandle(containers, on_lines)
+        handle = FixedLogHandle(containers, on_lines, tail, since)
         self.handles.append(handle)
-        self.tails.append(tail)
         wanted = {(c.host, c.name) for c in containers}
         mine = [ln for ln in self._lines if (ln.host, ln.container) in wanted]
         if since is not None:
