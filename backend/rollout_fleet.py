@@ -48,7 +48,8 @@ def roll(
     config = service.update_config
     results: dict[str, HostResult] = {}
     updated: list[tuple[HostRollout, Replaced]] = []
-    groups = batches([rollout.host.name for rollout, _ in tasks], config.parallelism)
+    hosts = [rollout.host.name for rollout, _ in tasks]
+    groups = batches(hosts, config.batch_size(len(hosts)))
     by_host = {rollout.host.name: (rollout, task) for rollout, task in tasks}
     for index, group in enumerate(groups):
         if index > 0 and not (control.sleep(config.delay) and control.wait_while_paused()):

@@ -8,6 +8,7 @@ Docker Compose's names so operators meet nothing new.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,10 +99,19 @@ class UpdateConfig:
     """Compose's ``update_config``: how a rollout proceeds across instances."""
 
     parallelism: int = 1
+    """Hosts per batch; the first batch is the canary."""
+    parallelism_percent: float | None = None
+    """Batch size as a share of the service's hosts (``parallelism: 25%``); wins when set."""
     delay: float = 0.0
     order: str = "start-first"
     failure_action: str = "rollback"
     monitor: float = 5.0
+
+    def batch_size(self, hosts: int) -> int:
+        """How many of ``hosts`` roll at once (at least one)."""
+        if self.parallelism_percent is not None:
+            return max(1, math.ceil(hosts * self.parallelism_percent / 100))
+        return max(1, self.parallelism)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from jobtui.config.models import (
     UpdateConfig,
     Volume,
 )
-from jobtui.config.nodes import INT, NULL, Checker, line_of
+from jobtui.config.nodes import INT, NULL, STR, Checker, line_of
 
 SEED_KEYS = (
     "name",
@@ -306,7 +306,7 @@ class _Reader:
         sub = _Reader(self.check, values, key)
         defaults = UpdateConfig()
         found: dict[str, Any] = {
-            "parallelism": sub.get("parallelism", lambda n, k: self.check.integer(n, k, minimum=1)),
+            "parallelism": sub.get("parallelism", self.parallelism),
             "delay": sub.get("delay", sub.duration),
             "order": sub.get(
                 "order", lambda n, k: self.check.choice(n, k, ("start-first", "stop-first"))
@@ -316,9 +316,26 @@ class _Reader:
             ),
             "monitor": sub.get("monitor", sub.duration),
         }
+        percent = None
+        if isinstance(found["parallelism"], float):
+            percent, found["parallelism"] = found["parallelism"], None
         return UpdateConfig(
-            **{k: (v if v is not None else getattr(defaults, k)) for k, v in found.items()}
+            parallelism_percent=percent,
+            **{k: (v if v is not None else getattr(defaults, k)) for k, v in found.items()},
         )
+
+    def parallelism(self, node: Node, key: str) -> int | float | None:
+        """Hosts per batch: an integer, or a share of the hosts such as ``25%`` (a float)."""
+        if isinstance(node, ScalarNode) and node.tag == STR and node.value.endswith("%"):
+            try:
+                percent = float(node.value[:-1].strip())
+            except ValueError:
+                percent = -1.0
+            if not 0 < percent <= 100:
+                self.check.report(node, key, f"{node.value!r} must be a percentage in (0, 100]")
+                return None
+            return percent
+        return self.check.integer(node, key, minimum=1)
 
 
 def _as_str(node: ScalarNode) -> ScalarNode:

@@ -343,3 +343,31 @@ def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(InventoryError) as info:
         load_inventory(tmp_path / "nope.yml")
     assert "cannot read" in str(info.value)
+
+
+def test_update_config_parallelism_as_a_share_of_hosts() -> None:
+    inventory = parse(
+        """
+        - name: web
+          image: web:1
+          run_on_host: [a, b, c, d, e]
+          update_config: {parallelism: 40%}
+        - name: api
+          image: api:1
+          run_on_host: [a, b, c]
+          update_config: {parallelism: 2}
+        """
+    )
+    web, api = inventory.services  # type: ignore[attr-defined]
+    assert web.update_config.parallelism_percent == 40.0
+    assert web.update_config.batch_size(5) == 2 and web.update_config.batch_size(1) == 1
+    assert api.update_config.parallelism_percent is None
+    assert api.update_config.batch_size(3) == 2
+    assert problems(
+        """
+        - name: web
+          image: web:1
+          run_on_host: a
+          update_config: {parallelism: 150%}
+        """
+    ) == [(5, "[0].update_config.parallelism")]
