@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from textual import work
 from textual.app import App
@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 from jobtui.app.commands import JobtuiCommands
 from jobtui.app.deploy_flow import DeployerLike, DeployFlow, StepRelay
 from jobtui.app.log_source import LogSource
-from jobtui.app.messages import FleetChanged
+from jobtui.app.messages import DriftChecked, FleetChanged
 from jobtui.app.screens.base import JobtuiScreen
 from jobtui.app.screens.help import HelpScreen
 from jobtui.app.screens.hosts import HostsScreen
@@ -28,8 +28,12 @@ from jobtui.app.screens.main import MainScreen
 from jobtui.app.screens.service import ServiceScreen
 from jobtui.backend.metrics import MetricsSource
 from jobtui.backend.model import FleetSnapshot, FleetSource, TagSource
+from jobtui.backend.spec import FieldDiff
 from jobtui.config.models import Inventory
 from jobtui.widgets.log_view import DEFAULT_CAPACITY as DEFAULT_LOG_LINES
+
+DriftCheck = Callable[[FleetSnapshot], Mapping[str, Sequence[FieldDiff]]]
+"""Compares running instances with the inventory (blocking): diffs by row key."""
 
 FLEET_FLUSH_INTERVAL = 0.1
 """Seconds between checks for fleet changes: caps screen updates at ~10/s."""
@@ -66,6 +70,7 @@ class JobtuiApp(App[None]):
         logs: LogSource | None = None,
         metrics: MetricsSource | None = None,
         log_lines: int = DEFAULT_LOG_LINES,
+        drift: DriftCheck | None = None,
     ) -> None:
         super().__init__()
         self.inventory = inventory
@@ -90,6 +95,8 @@ class JobtuiApp(App[None]):
         """CPU, memory and network usage; ``None`` hides the metrics columns and graphs."""
         self.log_lines = log_lines
         """Lines a logs screen keeps (older ones scroll out of its buffer)."""
+        self.drift_check = drift
+        """Inspects running instances against the inventory; ``None``: drift is not shown."""
         self.sub_title = self._describe()
 
     def _describe(self) -> str:
@@ -123,6 +130,17 @@ class JobtuiApp(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, JobtuiScreen):
                 screen.post_message(FleetChanged(self.snapshot))
+        if self.drift_check is not None:
+            self._check_drift(self.snapshot)
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="drift")
+    def _check_drift(self, snapshot: FleetSnapshot) -> None:
+        # Inspecting costs Docker calls (cached per container start): a thread.
+        assert self.drift_check is not None
+        drift = self.drift_check(snapshot)
+        for screen in self.screen_stack:
+            if isinstance(screen, JobtuiScreen):
+                screen.post_message(DriftChecked(drift))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name == "fleet" and event.state is WorkerState.ERROR:
@@ -197,6 +215,7 @@ def make_app(
     logs: LogSource | None = None,
     metrics: MetricsSource | None = None,
     log_lines: int = DEFAULT_LOG_LINES,
+    drift: DriftCheck | None = None,
 ) -> JobtuiApp:
     """Build the TUI for ``inventory``, observing ``fleet`` and listing tags from ``tags``.
 
@@ -206,7 +225,9 @@ def make_app(
     (``None``: the keys say deploying is not available); it must have been
     built with ``on_step=steps`` for the rollout view to show steps live.
     ``logs`` follows container logs (``l``) into a buffer of ``log_lines``
-    lines; ``metrics`` feeds the CPU/memory columns, graphs and host usage.
+    lines; ``metrics`` feeds the CPU/memory columns, graphs and host usage;
+    ``drift`` (e.g. ``DriftChecker.check``) marks instances whose settings
+    differ from the inventory.
     """
     return JobtuiApp(
         inventory,
@@ -219,4 +240,5 @@ def make_app(
         logs=logs,
         metrics=metrics,
         log_lines=log_lines,
+        drift=drift,
     )

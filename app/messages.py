@@ -16,6 +16,7 @@ from jobtui.backend.model import FleetSnapshot, TagInfo
 from jobtui.backend.operations import OpResult, StepEvent
 from jobtui.backend.plan import ServicePlan
 from jobtui.backend.rollout import RollbackCandidate
+from jobtui.backend.spec import FieldDiff
 
 
 class FleetChanged(Message, bubble=False):
@@ -28,6 +29,17 @@ class FleetChanged(Message, bubble=False):
     def can_replace(self, message: Message) -> bool:
         # Only the newest snapshot matters: a queued older one is dropped.
         return isinstance(message, FleetChanged)
+
+
+class DriftChecked(Message, bubble=False):
+    """Running instances were compared with the inventory: field diffs by row key."""
+
+    def __init__(self, drift: Mapping[str, Sequence[FieldDiff]]) -> None:
+        super().__init__()
+        self.drift = drift
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DriftChecked)
 
 
 class TagsLoaded(Message):

@@ -23,6 +23,8 @@ from jobtui.backend.model import ContainerInfo
 
 METRICS_INTERVAL = 5.0
 """Seconds between questions; cAdvisor rates are over a minute, so more would add nothing."""
+CHANGE_CHECK_INTERVAL = 1.0
+"""Seconds between checks whether the containers on screen changed (asked about at once)."""
 SPARK_RANGE = 300.0
 """Seconds of CPU history in the services table's sparklines."""
 SPARK_POINTS = 10
@@ -46,13 +48,23 @@ class MetricsFeed:
         self._ask = ask
         self._containers = containers
         self._busy = threading.Event()
+        self._asked: frozenset[str] = frozenset()
 
     def start(self) -> None:
-        """Ask now and every :data:`METRICS_INTERVAL` seconds (nothing without a source)."""
+        """Ask now and every :data:`METRICS_INTERVAL` seconds (nothing without a source),
+        and at once when the containers on screen change (the first fleet list, a rollout)."""
         if self._screen.jobtui.metrics is None:
             return
         self._screen.set_interval(METRICS_INTERVAL, self.poll)
+        self._screen.set_interval(CHANGE_CHECK_INTERVAL, self._poll_if_changed)
         self.poll(force=True)
+
+    def _poll_if_changed(self) -> None:
+        if self._screen.is_current and self._ids() != self._asked:
+            self.poll()
+
+    def _ids(self) -> frozenset[str]:
+        return frozenset(c.id for c in self._containers())
 
     def poll(self, *, force: bool = False) -> None:
         """Ask once, unless a question is still out or the screen is hidden."""
@@ -64,6 +76,7 @@ class MetricsFeed:
         self._busy.set()
         # Read on the event loop: the screen's state is not for the worker thread.
         containers = tuple(self._containers())
+        self._asked = frozenset(c.id for c in containers)
         self._screen.run_worker(
             lambda: self._run(source, containers),
             name="metrics",

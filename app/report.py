@@ -9,21 +9,12 @@ from typing import Any
 from jobtui.backend.model import FleetSnapshot, TagInfo
 from jobtui.backend.status import belongs_to, service_rows, unmanaged
 from jobtui.config.models import Inventory, Service
+from jobtui.widgets.format import compact_duration
 
 
 def uptime(started_at: float | None, now: float) -> str:
-    """A compact age such as ``45s``, ``12m``, ``3h12m``, ``4d2h``; ``-`` when unknown."""
-    if started_at is None:
-        return "-"
-    seconds = max(0, int(now - started_at))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
-    if hours == 0:
-        return f"{minutes}m"
-    if days == 0:
-        return f"{hours}h{minutes % 60:02d}m"
-    return f"{days}d{hours % 24}h"
+    """A compact age such as ``45s`` or ``3h12m``; ``-`` when unknown (plain ASCII for scripts)."""
+    return "-" if started_at is None else compact_duration(now - started_at)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

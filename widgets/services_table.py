@@ -27,6 +27,9 @@ STATE_ROLES = {
 }
 """How each state word is coloured; anything else (``unknown``) is muted."""
 
+DRIFTED = "drifted"
+"""The state word of a running instance whose settings differ from the inventory."""
+
 MISMATCH_MARK = "≠"
 """Put before a running version that differs from the desired one."""
 
@@ -76,6 +79,7 @@ class ServicesTable(KeyedTable):
         self._rows: dict[str, ServiceRow] = {}
         self._all: list[ServiceRow] = []
         self._now = 0.0
+        self._drift: dict[str, Sequence[object]] = {}
 
     def show(self, rows: Sequence[ServiceRow], now: float) -> None:
         """Display ``rows`` (in their order) as of time ``now``."""
@@ -90,6 +94,15 @@ class ServicesTable(KeyedTable):
         """Usage and recent CPU % of the rows' containers, by container id."""
         self._usage, self._cpu = dict(usage), dict(cpu_history)
         self._refilter()
+
+    def show_drift(self, drift: Mapping[str, Sequence[object]]) -> None:
+        """Field differences from the inventory by row key; those rows read ``drifted``."""
+        self._drift = dict(drift)
+        self._refilter()
+
+    def drift(self, key: str) -> Sequence[object]:
+        """How the row's running instance differs from its inventory entry."""
+        return self._drift.get(key, ())
 
     def row(self, key: str) -> ServiceRow | None:
         """The row shown under ``key``."""
@@ -107,6 +120,12 @@ class ServicesTable(KeyedTable):
         needle = self.filter_text.strip()
         self.sync([self._line(row) for row in self._all if row_matches(row, needle)])
 
+    def _state(self, row: ServiceRow) -> Cell:
+        if row.state == STATE_RUNNING and row.key in self._drift:
+            # Running, but not as the inventory says (a manual docker change).
+            return Cell(DRIFTED, "warn")
+        return Cell(row.state, STATE_ROLES.get(row.state, "muted"))
+
     def _line(self, row: ServiceRow) -> Row:
         running: str | Cell = row.running_version or NO_VALUE
         if row.running_version and not row.on_desired_version:
@@ -116,7 +135,7 @@ class ServicesTable(KeyedTable):
             "host": row.host,
             "desired": row.desired.removeprefix(self.image_prefix),
             "running": running,
-            "state": Cell(row.state, STATE_ROLES.get(row.state, "muted")),
+            "state": self._state(row),
             "uptime": uptime(row.started_at, self._now),
         }
         if row.container is not None and row.container.running:

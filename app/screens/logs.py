@@ -133,19 +133,35 @@ class LogsScreen(JobtuiScreen):
     # -- following ---------------------------------------------------------------------------
 
     def show_fleet(self, snapshot: FleetSnapshot) -> None:
-        running = [c for c in snapshot.containers() if c.running and belongs_to(c, self.service)]
-        new = [c for c in running if c.id not in self._following]
-        if not new:
-            return
-        for container in new:
-            self._following[container.id] = container
-        handle = self.source.follow(new, self._lines_arrived, tail=self.tail)
+        running = {
+            c.id: c for c in snapshot.containers() if c.running and belongs_to(c, self.service)
+        }
+        # A stopped instance's stream ends by itself (with a note in the log).
+        gone = [ident for ident in self._following if ident not in running]
+        new = [c for ident, c in running.items() if ident not in self._following]
+        for ident in gone:
+            del self._following[ident]
+        if new and not self._handles:
+            self._follow(new, tail=self.tail)
+        else:
+            for container in new:
+                # Started (or restarted) while the screen is open, e.g. by a rollout:
+                # everything since its start, and nothing twice.
+                since = container.started_at
+                self._follow([container], tail=self.tail if since is None else None, since=since)
+        self._following.update((c.id, c) for c in new)
+        if new or gone:
+            names = ", ".join(f"{c.host}/{c.name}" for c in self.following)
+            self.view.border_subtitle = escape(names)
+            self._show_status()
+
+    def _follow(
+        self, containers: list[ContainerInfo], *, tail: int | None, since: float | None = None
+    ) -> None:
+        handle = self.source.follow(containers, self._lines_arrived, tail=tail, since=since)
         self._handles.append(handle)
         if self._paused:
             handle.pause()
-        names = ", ".join(f"{c.host}/{c.name}" for c in self.following)
-        self.view.border_subtitle = escape(names)
-        self._show_status()
 
     def _lines_arrived(self, batch: list[LogLine], dropped: int) -> None:
         # On the source's thread: park the lines and wake the screen, never wait.

@@ -10,7 +10,7 @@ from textual.markup import escape
 from textual.widgets import DataTable, Footer, Header, Input, Label
 
 from jobtui.app.deploy_flow import DEPLOY_BINDINGS, MUTATING_ACTIONS
-from jobtui.app.messages import MetricsFailed, UsageLoaded
+from jobtui.app.messages import DriftChecked, MetricsFailed, UsageLoaded
 from jobtui.app.metrics_feed import MetricsFeed, ask_usage, unavailable_note
 from jobtui.app.screens.base import JobtuiScreen, registry_prefix
 from jobtui.backend.model import ContainerInfo, FleetSnapshot
@@ -153,6 +153,9 @@ class MainScreen(JobtuiScreen):
 
     def _running_containers(self) -> list[ContainerInfo]:
         return [r.container for r in self._rows if r.container and r.container.running]
+
+    def on_drift_checked(self, message: DriftChecked) -> None:
+        self.services.show_drift(message.drift)
 
     def on_usage_loaded(self, message: UsageLoaded) -> None:
         self.services.show_metrics(message.usage, message.cpu_history)

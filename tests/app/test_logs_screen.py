@@ -73,7 +73,7 @@ async def test_l_follows_every_running_instance_merged_with_prefixes() -> None:
             ("web-1", WEB_1_CONTAINER),
             ("web-2", WEB_2_CONTAINER),
         }
-        assert source.tails == [200]
+        assert handle.tail == 200 and handle.since is None
         view = screen.query_one(LogView)
         assert view.held == len(log_lines())
         assert {line.prefix for line in view.lines} == {
@@ -229,22 +229,31 @@ async def test_leaving_the_screen_stops_the_source() -> None:
         assert handle.stopped.wait(5)
 
 
-async def test_an_instance_started_later_is_followed_too() -> None:
+async def test_instances_started_and_stopped_later_are_followed_and_dropped() -> None:
     fleet = FixedFleet(snapshot())
     source = FixedLogSource(log_lines())
     async with _app(source, fleet=fleet).run_test(size=SIZE) as pilot:
         screen = await _open_logs(pilot)
+        # A rollout on web-1: a new container starts, the old one stops.
         base = fleet.snapshot()
         hosts = dict(base.hosts)
         web_1 = hosts["web-1"]
+        old = web_1.containers[0]
         fresh = dataclasses.replace(
-            web_1.containers[0], id="f" * 64, name="shop-web_1717243200", created=NOW
+            old, id="f" * 64, name="shop-web_1717243200", created=NOW, started_at=NOW - 5
         )
-        hosts["web-1"] = dataclasses.replace(web_1, containers=(*web_1.containers, fresh))
+        stopped = dataclasses.replace(old, state="exited", started_at=None)
+        hosts["web-1"] = dataclasses.replace(
+            web_1, containers=(stopped, *web_1.containers[1:], fresh)
+        )
         fleet.replace(dataclasses.replace(base, hosts=hosts, generation=base.generation + 1))
         await _until(pilot, lambda: len(source.handles) == 2)
-        assert [c.name for c in source.handles[1].containers] == ["shop-web_1717243200"]
-        assert "following 3 containers" in _status(screen)
+        (new,) = source.handles[1].containers
+        assert new.name == "shop-web_1717243200"
+        # Everything since it started, rather than a tail that could repeat lines.
+        assert source.handles[1].tail is None and source.handles[1].since == NOW - 5
+        assert {c.name for c in screen.following} == {WEB_2_CONTAINER, "shop-web_1717243200"}
+        assert "following 2 containers" in _status(screen)
 
 
 async def test_without_a_log_source_l_says_so() -> None:
