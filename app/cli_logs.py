@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -222,13 +223,17 @@ def _stream(
     follower = LogFollower(
         targets, printer, tail=tail, since=since, follow=follow, capacity=1, queue_size=QUEUE_SIZE
     )
+    # Ctrl-C is the usual way to end -f. A handler that only sets a flag
+    # (rather than KeyboardInterrupt landing at any point of the main thread)
+    # lets the streams be closed in order every time.
+    interrupted = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda _sig, _frame: interrupted.set())
     follower.start()
     try:
-        while not follower.wait(0.2) and not printer.closed.is_set():
+        while not (follower.wait(0.2) or printer.closed.is_set() or interrupted.is_set()):
             pass
-    except KeyboardInterrupt:
-        pass  # the usual way to end -f
     finally:
+        signal.signal(signal.SIGINT, previous)
         follower.stop()
     _close_stdout_if_gone(printer)
     return follower.errors
