@@ -201,42 +201,43 @@ class DeployFlow:
     # -- the dialogs -----------------------------------------------------
 
     async def _update(self, service: Service) -> None:
-        deployer = self._deployer()
+        self._deployer()  # refuse before the picker when deploying is not available
         picker = VersionPicker(
             service, self.app.tags, self.app.inventory.registry, self._running(service.name)
         )
         version = await self.app.push_screen_wait(picker)
-        if version is None:
-            return
-        dialog = PlanDialog(
-            f"update {service.name} to {version}",
-            service.name,
-            "update",
-            partial(deployer.plan, service.name, version),
-        )
-        if not await self.app.push_screen_wait(dialog) or dialog.plan is None:
-            return
-        control = RolloutControl()
-        op = self._operation(OpKind.DEPLOY, service.name, "update", dialog.plan, control)
-        self._launch(op, partial(deployer.deploy, service.name, version, control=control))
+        if version is not None:
+            await self._confirm_and_roll(
+                OpKind.DEPLOY, service, version, f"update {service.name} to {version}", "update"
+            )
 
     async def _rollback(self, service: Service) -> None:
         deployer = self._deployer()
         picker = RollbackPicker(service, partial(deployer.rollback_candidates, service.name))
         version = await self.app.push_screen_wait(picker)
-        if version is None:
-            return
+        if version is not None:
+            await self._confirm_and_roll(
+                OpKind.ROLLBACK,
+                service,
+                version,
+                f"roll {service.name} back to {version}",
+                "roll back",
+            )
+
+    async def _confirm_and_roll(
+        self, kind: OpKind, service: Service, version: str, title: str, verb: str
+    ) -> None:
+        """Show the plan for ``version``; on yes, run the deploy or rollback in a worker."""
+        deployer = self._deployer()
         dialog = PlanDialog(
-            f"roll {service.name} back to {version}",
-            service.name,
-            "roll back",
-            partial(deployer.plan, service.name, version),
+            title, service.name, verb, partial(deployer.plan, service.name, version)
         )
         if not await self.app.push_screen_wait(dialog) or dialog.plan is None:
             return
         control = RolloutControl()
-        op = self._operation(OpKind.ROLLBACK, service.name, "roll back", dialog.plan, control)
-        self._launch(op, partial(deployer.rollback, service.name, version, control=control))
+        op = self._operation(kind, service.name, verb, dialog.plan, control)
+        run = deployer.deploy if kind is OpKind.DEPLOY else deployer.rollback
+        self._launch(op, partial(run, service.name, version, control=control))
 
     async def _lifecycle(self, kind: OpKind, service: Service, host: str | None) -> None:
         deployer = self._deployer()
