@@ -11,16 +11,41 @@ from collections.abc import Callable
 from functools import partial
 
 from jobtui.backend.container_create import grace_seconds
-from jobtui.backend.host_rollout import HostRollout, StepFailed
+from jobtui.backend.containers import parse_docker_time
+from jobtui.backend.host_rollout import OPERATIONAL_ERRORS, HostRollout, StepFailed
 from jobtui.backend.model import ContainerInfo
 from jobtui.backend.operations import HostResult
+from jobtui.backend.status import current_container
 
 NO_CONTAINER = "no container of this service here: deploy it first"
 
 
+def last_serving(rollout: HostRollout) -> ContainerInfo | None:
+    """The container to bring back: the running one, else the one that stopped last.
+
+    Not the newest created: after a rollback the retained newer version is
+    stopped while the older one serves, and ``stop`` then ``start`` must bring
+    back what served. Stopped containers are few (``keep``), so reading each
+    one's FinishedAt costs a handful of calls.
+    """
+    containers = rollout.containers()
+    running = [c for c in containers if c.running]
+    if running or not containers:
+        return current_container(running)
+
+    def finished(container: ContainerInfo) -> float:
+        try:
+            state = rollout.api.inspect_container(container.id)["State"]
+        except OPERATIONAL_ERRORS:
+            return 0.0
+        return parse_docker_time(state.get("FinishedAt")) or 0.0
+
+    return max(containers, key=lambda c: (finished(c), c.created))
+
+
 def start_service(rollout: HostRollout) -> HostResult:
-    """Start the current (newest) container unless it runs; gated, then registered."""
-    current = rollout.current()
+    """Start the container that served last unless it runs; gated, then registered."""
+    current = last_serving(rollout)
     if current is None:
         return HostResult(rollout.host.name, False, None, None, None, NO_CONTAINER)
     if current.running:
@@ -31,8 +56,8 @@ def start_service(rollout: HostRollout) -> HostResult:
 
 
 def restart_service(rollout: HostRollout) -> HostResult:
-    """Restart the current container (stop_grace_period as timeout); gated, registered."""
-    current = rollout.current()
+    """Restart the serving container (stop_grace_period as timeout); gated, registered."""
+    current = last_serving(rollout)
     if current is None:
         return HostResult(rollout.host.name, False, None, None, None, NO_CONTAINER)
     grace = grace_seconds(rollout.service)

@@ -239,3 +239,18 @@ def test_deploy_many_runs_services_at_once_bounded_per_host(
     b_start = next(e.time for e in run.events if e.service == "rt-three")
     a_end = max(e.time for e in run.events if e.host == "host-a")
     assert b_start < a_end
+
+
+def test_start_after_stop_brings_back_what_served_not_the_newest(
+    rollouts: Rollouts, fast: Inventory
+) -> None:
+    run = rollouts.run(fast)
+    (before,) = [c for c in rollouts.guard.containers("host-b", "worker") if c.running]
+    assert run.deployer.deploy("worker", "v2", hosts=["host-b"]).outcome is Outcome.DONE
+    assert run.deployer.rollback("worker", "v1", hosts=["host-b"]).outcome is Outcome.DONE
+    # Now the retained v2 container is newer than the v1 one that serves.
+    assert run.deployer.stop("worker", "host-b").outcome is Outcome.DONE
+    assert run.deployer.start("worker", "host-b").outcome is Outcome.DONE
+    running = [c for c in rollouts.guard.containers("host-b", "worker") if c.running]
+    assert [c.id for c in running] == [before.id]
+    assert running_versions(rollouts, "worker")["host-b"] == ["v1"]
