@@ -305,7 +305,9 @@ class HostRollout:
                 logs,
             )
             return Replaced(result)
-        self._prune(new_id)
+        # The container just replaced is the rollback target: never prune it,
+        # however old its creation date (pruning goes by creation time).
+        self._prune(new_id, current.id if current is not None else None)
         name = self._name(new_id)
         result = HostResult(self.host.name, True, from_version, version, name)
         old_id = current.id if current is not None and current.id != new_id else None
@@ -338,10 +340,11 @@ class HostRollout:
             return None
         return old
 
-    def _prune(self, serving: str) -> None:
+    def _prune(self, serving: str, replaced: str | None) -> None:
         """Remove retained containers beyond ``keep``; a failure here fails nothing."""
+        protect = [serving] if replaced is None else [serving, replaced]
         try:
-            victims = to_prune(self.containers(), self.keep, protect=[serving])
+            victims = to_prune(self.containers(), self.keep, protect=protect)
         except OPERATIONAL_ERRORS:
             return
         for victim in victims:
