@@ -92,12 +92,14 @@ def to_prune(
     """Stopped containers beyond the newest ``keep``, oldest first.
 
     The newest stopped container (the rollback target) is always kept, even
-    with ``keep`` 0; running containers and ``protect``-ed ids are never pruned.
+    with ``keep`` 0; running containers and ``protect``-ed ids are never pruned
+    (a protected one still takes one of the ``keep`` places).
     """
     protected = set(protect)
-    stopped = [c for c in retained if not c.running and c.id not in protected]
+    stopped = [c for c in retained if not c.running]
     stopped.sort(key=lambda c: (c.created, c.name), reverse=True)
-    victims = stopped[max(keep, 1) :]
+    # Protected containers count towards ``keep`` but are never chosen.
+    victims = [c for c in stopped[max(keep, 1) :] if c.id not in protected]
     return list(reversed(victims))
 
 

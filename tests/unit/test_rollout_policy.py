@@ -211,7 +211,10 @@ def test_prune_keeps_the_newest_stopped_and_never_the_only_rollback_target() -> 
     assert [c.id for c in to_prune([serving, *old], keep=2)] == ["c1", "c2"]
     assert [c.id for c in to_prune([serving, *old], keep=0)] == ["c1", "c2", "c3"]
     assert to_prune([serving, old[0]], keep=0) == []
-    assert [c.id for c in to_prune(old, keep=1, protect=["c4"])] == ["c1", "c2"]
+    # A protected container takes one of the keep places but is never chosen,
+    # however old: the container a rollout just replaced is its rollback target.
+    assert [c.id for c in to_prune(old, keep=1, protect=["c4"])] == ["c1", "c2", "c3"]
+    assert [c.id for c in to_prune(old, keep=2, protect=["c1"])] == ["c2"]
 
 
 def test_retained_version_picks_the_newest_stopped_container_of_it() -> None:
