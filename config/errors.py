@@ -22,6 +22,21 @@ class Problem:
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 
+SHOWN_CHARS = 60
+"""How much of an offending value a message quotes."""
+
+
+def show(value: str, limit: int = SHOWN_CHARS) -> str:
+    """``value`` quoted for a message, escaped and cut to ``limit`` characters.
+
+    ``repr`` escapes control characters and lone surrogates, so whatever the
+    file held, the message prints on any terminal.
+    """
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[: limit - 1]!r}… ({len(value)} characters)"
+
+
 class InventoryError(Exception):
     """The inventory is invalid; ``problems`` lists every problem found, in file order."""
 

@@ -4,91 +4,89 @@ Two forms load:
 
 * the seed's bare YAML list of services, whose ``run_on_host`` names hosts
   reached through a URL pattern (``ssh://{host}`` unless told otherwise);
-* the full mapping with ``hosts``, ``registry``, ``etcd``, ``prometheus``
-  and ``services``, where every host must be declared.
+* the full mapping with ``hosts``, ``ssh``, ``registry``, ``etcd``,
+  ``prometheus`` and ``services``, where every host must be declared.
+
+The file is read bounded (:mod:`~jobtui.config.reader`), composed bounded
+(:mod:`~jobtui.config.composer`), and every value checked by its grammar
+(:mod:`~jobtui.config.grammar`). Nothing of an invalid file is returned.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from jobtui.config import fields
-from jobtui.config.errors import InventoryError, Problem
-from jobtui.config.models import (
-    DEFAULT_ETCD_PREFIX,
-    DEFAULT_HOST_URL_PATTERN,
-    EtcdConfig,
-    Host,
-    Inventory,
-    PrometheusConfig,
-    RegistryConfig,
-    Service,
-    TlsConfig,
-)
-from jobtui.config.nodes import Checker, line_of
+from jobtui.config import grammar
+from jobtui.config.composer import compose
+from jobtui.config.errors import InventoryError, Problem, show
+from jobtui.config.models import DEFAULT_HOST_URL_PATTERN, Host, Inventory, Service
+from jobtui.config.nodes import NULL, Checker
+from jobtui.config.reader import check_characters, read_text
+from jobtui.config.sections import Sections
 from jobtui.config.service_reader import read_service
 
 HOST_URL_PATTERN_ENV = "JOBTUI_HOST_URL_PATTERN"
-TOP_KEYS = ("hosts", "registry", "etcd", "prometheus", "services")
-_SECRET_HINT = (
-    "secrets are never read from the inventory: put the secret in an environment "
-    "variable and name it with password_env"
-)
-_SECRET_KEYS = {"password": _SECRET_HINT, "token": _SECRET_HINT, "secret": _SECRET_HINT}
+TOP_KEYS = ("hosts", "ssh", "registry", "etcd", "prometheus", "services")
+_EMPTY = "the file is empty: expected a list of services or a mapping with services:"
 
 T = TypeVar("T")
 
-# libyaml's parser is ~10x faster and keeps the same line marks; PyYAML ships
-# without it on some platforms, so fall back to the pure-Python one.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-
-def load_inventory(path: str | Path, *, host_url_pattern: str | None = None) -> Inventory:
+def load_inventory(
+    path: str | Path,
+    *,
+    host_url_pattern: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    check_files: bool = True,
+) -> Inventory:
     """Read ``path`` and return the validated inventory.
 
-    Raises ``InventoryError`` listing every problem with file, line and key;
-    nothing of an invalid file is returned.
+    ``environ`` (default: this process's environment) supplies ``value_env``
+    values and the host URL pattern; ``check_files`` checks that the files the
+    inventory names (TLS certificates, ssh keys) exist. Raises
+    ``InventoryError`` listing every problem with file, line and key.
     """
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError([Problem(file, 0, "", f"cannot read the file: {exc}")]) from exc
-    return parse_inventory(text, file=file, host_url_pattern=host_url_pattern)
+    text = read_text(path)
+    return parse_inventory(
+        text,
+        file=str(path),
+        host_url_pattern=host_url_pattern,
+        environ=environ,
+        check_files=check_files,
+    )
 
 
-def parse_inventory(text: str, *, file: str, host_url_pattern: str | None = None) -> Inventory:
-    """Validate inventory ``text`` (named ``file`` in problems)."""
+def parse_inventory(
+    text: str,
+    *,
+    file: str,
+    host_url_pattern: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    check_files: bool = False,
+) -> Inventory:
+    """Validate inventory ``text`` (named ``file`` in problems).
+
+    The files the inventory names are only checked with ``check_files``, as
+    :func:`load_inventory` does.
+    """
+    env = os.environ if environ is None else environ
+    root = compose(check_characters(text.removeprefix("\ufeff"), file), file)
+    if root is None or (
+        isinstance(root, ScalarNode) and root.tag == NULL and root.value in ("", "~")
+    ):
+        raise InventoryError([Problem(file, 1, "", _EMPTY)])
     check = Checker(file)
-    try:
-        root = yaml.compose(text, Loader=_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        raise InventoryError(
-            [Problem(file, line, "", f"YAML syntax error: {exc.problem or exc}")]
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise InventoryError([Problem(file, 0, "", f"YAML error: {exc}")]) from exc
-    if root is None:
-        raise InventoryError(
-            [Problem(file, 1, "", "the file is empty: expected a list of services")]
-        )
-
     if isinstance(root, SequenceNode):
-        pattern = (
-            host_url_pattern or os.environ.get(HOST_URL_PATTERN_ENV) or DEFAULT_HOST_URL_PATTERN
-        )
-        inventory = _bare_list(check, root, file, pattern)
+        pattern = host_url_pattern or env.get(HOST_URL_PATTERN_ENV) or DEFAULT_HOST_URL_PATTERN
+        inventory = _bare_list(check, root, file, pattern, env)
     elif isinstance(root, MappingNode):
-        inventory = _full_form(check, root, file)
+        inventory = _full_form(check, root, file, env, check_files)
     else:
         check.report(root, "", "expected a list of services or a mapping with services:")
         inventory = None
@@ -97,11 +95,13 @@ def parse_inventory(text: str, *, file: str, host_url_pattern: str | None = None
     return inventory
 
 
-def _services(check: Checker, node: Node, prefix: str) -> list[Service]:
-    services: list[Service] = []
+def _services(
+    check: Checker, node: Node, prefix: str, environ: Mapping[str, str]
+) -> list[tuple[int, Service]]:
+    services: list[tuple[int, Service]] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(check.sequence(node, prefix or "services") or []):
-        service = read_service(check, item, f"{prefix}[{index}]")
+        service = read_service(check, item, f"{prefix}[{index}]", environ)
         if service is None:
             continue
         if service.name in seen:
@@ -113,181 +113,76 @@ def _services(check: Checker, node: Node, prefix: str) -> list[Service]:
             )
             continue
         seen[service.name] = service.line
-        services.append(service)
+        services.append((index, service))
     return services
 
 
-def _bare_list(check: Checker, root: SequenceNode, file: str, pattern: str) -> Inventory | None:
+def _bare_list(
+    check: Checker, root: SequenceNode, file: str, pattern: str, environ: Mapping[str, str]
+) -> Inventory | None:
     if "{host}" not in pattern:
-        check.report(None, "host URL pattern", f"{pattern!r} must contain {{host}}", line=1)
+        check.report(None, "host URL pattern", f"{show(pattern)} must contain {{host}}", line=1)
         return None
-    services = _services(check, root, "")
+    try:
+        grammar.parse_host_url(pattern.replace("{host}", "example"))
+    except ValueError as exc:
+        check.report(None, "host URL pattern", str(exc), line=1)
+        return None
+    services = _services(check, root, "", environ)
     hosts: dict[str, Host] = {}
-    for service in services:
+    for index, service in services:
         for name in service.run_on_host:
-            if name not in hosts:
-                url = pattern.replace("{host}", name)
-                try:
-                    fields.parse_host_url(url)
-                except ValueError as exc:
-                    check.report(None, "run_on_host", str(exc), line=service.line)
-                hosts[name] = Host(name, url, line=service.line)
-    return Inventory(Path(file), tuple(services), MappingProxyType(hosts), bare_list=True)
+            if name in hosts:
+                continue
+            url = pattern.replace("{host}", name)
+            try:
+                parsed = grammar.parse_host_url(url)
+            except ValueError as exc:
+                check.report(None, f"[{index}].run_on_host", str(exc), line=service.line)
+                continue
+            hosts[name] = Host(name, url, line=service.line, parsed=parsed)
+    return Inventory(
+        Path(file), tuple(s for _, s in services), MappingProxyType(hosts), bare_list=True
+    )
 
 
-def _full_form(check: Checker, root: MappingNode, file: str) -> Inventory | None:
+def _full_form(
+    check: Checker, root: MappingNode, file: str, environ: Mapping[str, str], check_files: bool
+) -> Inventory | None:
     top = check.mapping(root, "", TOP_KEYS, required=("services",))
     if top is None:
         return None
-    hosts = _hosts(check, top["hosts"]) if "hosts" in top else {}
-    registry = _optional(top, "registry", lambda n: _registry(check, n))
-    etcd = _optional(top, "etcd", lambda n: _etcd(check, n))
-    prometheus = _optional(top, "prometheus", lambda n: _prometheus(check, n))
-    services = _services(check, top["services"], "services") if "services" in top else []
-    for index, service in enumerate(services):
+    sections = Sections(check, check_files=check_files)
+    ssh = _optional(top, "ssh", lambda n: sections.ssh(n, "ssh"))
+    hosts = _optional(top, "hosts", lambda n: sections.hosts(n, ssh)) or {}
+    registry = _optional(top, "registry", sections.registry)
+    etcd = _optional(top, "etcd", sections.etcd)
+    prometheus = _optional(top, "prometheus", sections.prometheus)
+    services = _services(check, top["services"], "services", environ) if "services" in top else []
+    for index, service in services:
         for name in service.run_on_host:
             if name not in hosts:
-                known = ", ".join(sorted(hosts)) or "none declared"
+                names = sorted(hosts)
+                known = ", ".join(names[:10]) + (", …" if len(names) > 10 else "")
                 check.report(
                     None,
                     f"services[{index}].run_on_host",
-                    f"unknown host {name!r} (hosts: {known})",
+                    f"unknown host {show(name)} (hosts: {known or 'none declared'})",
                     line=service.line,
                 )
     return Inventory(
-        Path(file), tuple(services), MappingProxyType(hosts), registry, etcd, prometheus
+        Path(file),
+        tuple(s for _, s in services),
+        MappingProxyType(hosts),
+        registry,
+        etcd,
+        prometheus,
+        ssh=ssh,
     )
 
 
 def _optional(top: dict[str, Node], key: str, read: Callable[[Node], T | None]) -> T | None:
     node = top.get(key)
-    if node is None or (isinstance(node, ScalarNode) and node.tag.endswith(":null")):
+    if node is None or (isinstance(node, ScalarNode) and node.tag == NULL):
         return None
     return read(node)
-
-
-def _hosts(check: Checker, node: Node) -> dict[str, Host]:
-    hosts: dict[str, Host] = {}
-    if not isinstance(node, MappingNode):
-        check.report(node, "hosts", "expected a mapping of host name to Docker URL")
-        return hosts
-    for key_node, value_node in node.value:
-        name = str(key_node.value)
-        key = f"hosts.{name}"
-        try:
-            fields.parse_name(name)
-        except ValueError as exc:
-            check.report(key_node, key, str(exc))
-            continue
-        if name in hosts:
-            check.report(key_node, key, f"duplicate host (first at line {hosts[name].line})")
-            continue
-        host = _host(check, name, value_node, key)
-        if host is not None:
-            hosts[name] = host
-    return hosts
-
-
-def _host(check: Checker, name: str, node: Node, key: str) -> Host | None:
-    tls: TlsConfig | None = None
-    url_node = node
-    if isinstance(node, MappingNode):
-        values = check.mapping(node, key, ("url", "tls"), required=("url",))
-        if values is None or "url" not in values:
-            return None
-        url_node = values["url"]
-        if "tls" in values:
-            tls = _tls(check, values["tls"], f"{key}.tls")
-    url = check.text(url_node, key if url_node is node else f"{key}.url")
-    if url is None:
-        return None
-    try:
-        fields.parse_host_url(url)
-    except ValueError as exc:
-        check.report(url_node, key, str(exc))
-        return None
-    return Host(name, url, tls, line=line_of(node))
-
-
-def _tls(check: Checker, node: Node, key: str) -> TlsConfig | None:
-    values = check.mapping(node, key, ("ca_cert", "client_cert", "client_key", "verify"))
-    if values is None:
-        return None
-    files = {k: check.text(values[k], f"{key}.{k}") for k in values if k != "verify"}
-    verify = check.boolean(values["verify"], f"{key}.verify") if "verify" in values else True
-    return TlsConfig(
-        files.get("ca_cert"), files.get("client_cert"), files.get("client_key"), verify is not False
-    )
-
-
-def _url(check: Checker, node: Node, key: str) -> str | None:
-    text = check.text(node, key)
-    if text is None:
-        return None
-    try:
-        return fields.parse_http_url(text)
-    except ValueError as exc:
-        check.report(node, key, str(exc))
-        return None
-
-
-def _registry(check: Checker, node: Node) -> RegistryConfig | None:
-    if isinstance(node, ScalarNode):
-        url = _url(check, node, "registry")
-        return RegistryConfig(url) if url else None
-    allowed = ("url", "username", "password_env", "ca_cert", "verify")
-    values = check.mapping(node, "registry", allowed, ("url",), hints=_SECRET_KEYS)
-    if values is None or "url" not in values:
-        return None
-    url = _url(check, values["url"], "registry.url")
-    extra = {
-        k: check.text(values[k], f"registry.{k}") for k in values if k not in ("url", "verify")
-    }
-    verify = check.boolean(values["verify"], "registry.verify") if "verify" in values else True
-    if url is None:
-        return None
-    return RegistryConfig(
-        url,
-        extra.get("username"),
-        extra.get("password_env"),
-        extra.get("ca_cert"),
-        verify is not False,
-    )
-
-
-def _etcd(check: Checker, node: Node) -> EtcdConfig | None:
-    allowed = ("endpoints", "prefix", "username", "password_env")
-    values = check.mapping(node, "etcd", allowed, ("endpoints",), hints=_SECRET_KEYS)
-    if values is None or "endpoints" not in values:
-        return None
-    ends = values["endpoints"]
-    endpoints = (
-        [check.text(ends, "etcd.endpoints")]
-        if isinstance(ends, ScalarNode)
-        else (check.strings(ends, "etcd.endpoints"))
-    )
-    prefix = check.text(values["prefix"], "etcd.prefix") if "prefix" in values else None
-    if prefix is not None and not prefix.startswith("/"):
-        check.report(values["prefix"], "etcd.prefix", f"{prefix!r} must start with '/'")
-    extra = {
-        k: check.text(values[k], f"etcd.{k}") for k in ("username", "password_env") if k in values
-    }
-    if not endpoints or any(e is None for e in endpoints):
-        if endpoints == []:
-            check.report(ends, "etcd.endpoints", "needs at least one host:port")
-        return None
-    return EtcdConfig(
-        tuple(e for e in endpoints if e),
-        (prefix or DEFAULT_ETCD_PREFIX).rstrip("/") or "/",
-        extra.get("username"),
-        extra.get("password_env"),
-    )
-
-
-def _prometheus(check: Checker, node: Node) -> PrometheusConfig | None:
-    if isinstance(node, ScalarNode):
-        url = _url(check, node, "prometheus")
-    else:
-        values = check.mapping(node, "prometheus", ("url",), ("url",))
-        url = _url(check, values["url"], "prometheus.url") if values and "url" in values else None
-    return PrometheusConfig(url) if url else None

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from jobtui.config.hosturl import HostURL, parse_host_url
+
 DEFAULT_HOST_URL_PATTERN = "ssh://{host}"
 """How a bare-list inventory reaches ``run_on_host``: the host's name fills ``{host}``."""
 
@@ -30,6 +32,11 @@ class EnvVar:
 
     key: str
     value: str
+    """The value; with ``value_env``, what that variable of the bastion held at load time."""
+    secret: bool = False
+    """Written ``secret: true``: masked wherever jobtui shows it, whatever its name."""
+    value_env: str | None = None
+    """The bastion's environment variable the value was read from (never the file)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,34 @@ class TlsConfig:
 
 
 @dataclass(frozen=True)
+class SshSettings:
+    """How ssh reaches ``ssh://`` hosts, beyond ``~/.ssh/config`` (inventory-wide or per host)."""
+
+    identity_file: str | None = None
+    """``ssh -i``: the private key to offer."""
+    known_hosts_file: str | None = None
+    """``UserKnownHostsFile``: where the hosts' keys are checked."""
+    jump_host: str | None = None
+    """``ssh -J``: ``[user@]host[:port]`` hops, separated by commas."""
+    options: tuple[str, ...] = ()
+    """More ``ssh -o Name=value`` options, in the order given."""
+
+    def merged_over(self, base: SshSettings | None) -> SshSettings:
+        """These settings with ``base``'s filling what they leave unset.
+
+        Options of both apply, these first: ssh keeps the first value it is given.
+        """
+        if base is None:
+            return self
+        return SshSettings(
+            self.identity_file or base.identity_file,
+            self.known_hosts_file or base.known_hosts_file,
+            self.jump_host or base.jump_host,
+            self.options + tuple(o for o in base.options if o not in self.options),
+        )
+
+
+@dataclass(frozen=True)
 class Host:
     """A Docker daemon: ``unix://``, ``tcp://`` (optionally TLS) or ``ssh://``."""
 
@@ -167,17 +202,25 @@ class Host:
     url: str
     tls: TlsConfig | None = None
     line: int = 0
+    ssh: SshSettings | None = None
+    """For ``ssh://`` hosts: the effective ssh settings (the host's over the inventory's)."""
+    parsed: HostURL | None = field(default=None, compare=False, repr=False)
+    """The parsed ``url`` (the loader passes it; otherwise parsed on construction)."""
+
+    def __post_init__(self) -> None:
+        if self.parsed is None:
+            # A Host never exists with a URL that the one parser refuses.
+            object.__setattr__(self, "parsed", parse_host_url(self.url))
+
+    @property
+    def endpoint(self) -> HostURL:
+        """The URL's parts: scheme, user, host, port and path."""
+        return self.parsed or parse_host_url(self.url)
 
     @property
     def address(self) -> str:
         """Where this host's services answer: its DNS name or IP, 127.0.0.1 for unix://."""
-        if self.url.startswith("unix://"):
-            return "127.0.0.1"
-        rest = self.url.split("://", 1)[1]
-        rest = rest.rsplit("@", 1)[-1]
-        if rest.startswith("["):
-            return rest[1:].split("]", 1)[0]
-        return rest.split(":", 1)[0].split("/", 1)[0]
+        return self.endpoint.address
 
 
 @dataclass(frozen=True)
@@ -225,6 +268,8 @@ class Inventory:
     prometheus: PrometheusConfig | None = None
     bare_list: bool = False
     """True when the file is the seed's bare list of services."""
+    ssh: SshSettings | None = None
+    """The inventory-wide ``ssh:`` settings (each ssh host's ``ssh`` already includes them)."""
 
     def service(self, name: str) -> Service:
         """The service called ``name``; ``KeyError`` when there is none."""

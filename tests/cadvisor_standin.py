@@ -25,7 +25,11 @@ unix time in the ``X-Fed-At`` header) so tests can compare what Prometheus
 holds with what it was fed; ``GET /healthz`` answers ``ok``.
 
 Usage: python tests/cadvisor_standin.py --listen 127.0.0.1:48080 \\
-           --host host-a=unix:///…/docker.sock --host host-b=unix:///…/docker.sock
+           --host host-a=unix:///…/docker.sock --host host-b=unix:///…/docker.sock \\
+           --host host-tls=tcp://127.0.0.1:42376 --tls host-tls=/…/tls/client
+
+``--tls NAME=DIR`` gives a ``tcp://`` host the client certificate in DIR
+(``ca.pem``, ``cert.pem``, ``key.pem``, as in ``DOCKER_CERT_PATH``).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import docker
+import docker.tls
 
 RELIST_S = 5.0
 """Seconds between full re-lists (each events subscription ends after this)."""
@@ -128,8 +133,9 @@ def cgroup_of(pid: int, container_id: str) -> str:
 class Collector:
     """Follows the daemons: one watcher thread per host, one stats thread per container."""
 
-    def __init__(self, hosts: dict[str, str]) -> None:
+    def __init__(self, hosts: dict[str, str], tls_dirs: dict[str, str] | None = None) -> None:
         self.hosts = hosts
+        self.tls_dirs = tls_dirs or {}
         self._lock = threading.Lock()
         self._feeds: dict[str, Feed] = {}
         self._stopping = threading.Event()
@@ -141,6 +147,16 @@ class Collector:
     def stop(self) -> None:
         self._stopping.set()
 
+    def _tls(self, host: str) -> docker.tls.TLSConfig | bool:
+        where = self.tls_dirs.get(host)
+        if where is None:
+            return False
+        return docker.tls.TLSConfig(
+            client_cert=(os.path.join(where, "cert.pem"), os.path.join(where, "key.pem")),
+            ca_cert=os.path.join(where, "ca.pem"),
+            verify=True,
+        )
+
     def feeds(self) -> list[Feed]:
         with self._lock:
             return [f for f in self._feeds.values() if f.stats is not None]
@@ -149,8 +165,10 @@ class Collector:
         failing = False
         while not self._stopping.is_set():
             client = docker.DockerClient(
-                base_url=url, version="1.41", timeout=2 * RELIST_S, max_pool_size=256
-            )
+                base_url=url, version="1.41", timeout=2 * RELIST_S, max_pool_size=256,
+                tls=self._tls(host),
+            )  # fmt: skip
+            client.api.trust_env = False  # no proxy, no REQUESTS_CA_BUNDLE in place of our CA
             try:
                 while not self._stopping.is_set():
                     since = time.time()
@@ -412,12 +430,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--host", action="append", default=[], metavar="NAME=URL", help="a Docker daemon"
     )
+    parser.add_argument(
+        "--tls", action="append", default=[], metavar="NAME=DIR",
+        help="client certificate directory (ca.pem, cert.pem, key.pem) of a tcp:// host",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     hosts = dict(item.split("=", 1) for item in args.host)
+    tls_dirs = dict(item.split("=", 1) for item in args.tls)
     address, _, port = args.listen.rpartition(":")
     if not address.startswith("127."):
         parser.error("--listen must be a loopback address (127.0.0.0/8)")
-    collector = Collector(hosts)
+    collector = Collector(hosts, tls_dirs)
     server = ThreadingHTTPServer((address, int(port)), handler_for(Exporter(collector)))
     server.daemon_threads = True
     collector.start()

@@ -1,6 +1,7 @@
-"""The stack started by scripts/stack is real: two daemons, a registry that
-holds the demo images, the deployed demo answering on loopback, etcd and a
-Prometheus that scrapes."""
+"""The stack started by scripts/stack is real: daemons with their own data
+roots, a registry that holds the demo images, the deployed demo answering on
+loopback, etcd and a Prometheus that scrapes. (host-tls, host-ssh and the
+auth registry: test_stack_hosts.py; the suite's own stack: test_stack_isolation.py.)"""
 
 from __future__ import annotations
 
@@ -111,16 +112,14 @@ def managed(client: docker.DockerClient, service: str) -> list[Any]:
     return list(client.containers.list(filters={"label": f"jobtui.service={service}"}))
 
 
-@pytest.mark.parametrize(
-    ("host", "service", "port"), [("host-a", "web", 18080), ("host-b", "api", 18081)]
-)
+@pytest.mark.parametrize(("host", "service"), [("host-a", "web"), ("host-b", "api")])
 def test_demo_web_services_answer_on_loopback(
     stack: Stack,
     clients: dict[str, docker.DockerClient],
     host: str,
     service: str,
-    port: int,
 ) -> None:
+    port = stack.ports[service]
     running = managed(clients[host], service)
     assert len(running) == 1, f"{service} on {host}: {[c.name for c in running]}"
     container = running[0]
@@ -210,7 +209,7 @@ def test_prometheus_is_ready_and_scrapes(stack: Stack) -> None:
     eventually(self_scraped, what="Prometheus scraping itself")
     _, body, _ = http(f"{stack.prometheus_url}/api/v1/targets")
     targets = {t["labels"]["job"]: t for t in json.loads(body)["data"]["activeTargets"]}
-    assert targets["cadvisor"]["scrapeUrl"] == "http://127.0.0.1:48080/metrics"
+    assert targets["cadvisor"]["scrapeUrl"] == f"{stack.cadvisor_url}/metrics"
 
 
 def test_stop_and_start_host(stack: Stack, clients: dict[str, docker.DockerClient]) -> None:

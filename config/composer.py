@@ -1,0 +1,199 @@
+"""Compose YAML events into a node tree, bounded, without PyYAML's recursive composer.
+
+PyYAML's composer recurses once per nesting level (a RecursionError at ~900
+levels) and shares aliased nodes, so that anything walking the result can
+be made to walk an exponential graph. This one works from libyaml's event
+stream with an explicit stack and caps what a file can make the loader do:
+
+* nesting depth, the number of nodes, and the nodes that aliases add
+  (``ALIAS_NODES_MAX``, counted as if every alias were written out);
+* an alias becomes a node of its own marked where the alias is written, so a
+  problem with it is reported on that line, not at its anchor;
+* explicit tags: ``!!str`` is a string, ``!!int``/``!!float``/``!!bool``/``!!null``
+  apply only to values of that type (``!!int many`` becomes a value no field
+  accepts, reported as an ordinary type error), any other tag is kept so that
+  no field accepts it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+from yaml.events import (
+    AliasEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    Event,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+)
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from jobtui.config.errors import InventoryError, Problem
+
+DEPTH_MAX = 64
+NODES_MAX = 500_000
+ALIAS_NODES_MAX = 100_000
+
+STR = "tag:yaml.org,2002:str"
+INT = "tag:yaml.org,2002:int"
+FLOAT = "tag:yaml.org,2002:float"
+BOOL = "tag:yaml.org,2002:bool"
+NULL = "tag:yaml.org,2002:null"
+SEQ = "tag:yaml.org,2002:seq"
+MAP = "tag:yaml.org,2002:map"
+MISMATCH = "tag:jobtui,mismatch:"
+"""Prefix of the tag given to ``!!int many``: an explicit tag its value does not fit."""
+_FITS = {INT: (INT,), FLOAT: (FLOAT, INT), BOOL: (BOOL,), NULL: (NULL,)}
+
+# libyaml's parser is ~10x faster and keeps the same marks; PyYAML ships
+# without it on some platforms, so fall back to the pure-Python one.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def short_tag(tag: str) -> str:
+    """``tag:yaml.org,2002:int`` as it is written in a file: ``!!int``."""
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
+
+
+def implicit_tag(value: str) -> str:
+    """The tag YAML 1.1 (as PyYAML) gives a plain scalar written ``value``."""
+    return str(_RESOLVER.resolve(ScalarNode, value, (True, False)))
+
+
+def is_plain(node: ScalarNode) -> bool:
+    """Written without quotes or block style (libyaml says ``''``, PyYAML ``None``)."""
+    return not node.style
+
+
+@dataclass
+class _Frame:
+    node: SequenceNode | MappingNode
+    counted_at: int
+    anchor: str | None
+    key: Node | None = None
+    items: list[Node] = field(default_factory=list)
+
+
+class _Composer:
+    """Turns one document's events into nodes (see the module doc)."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Node, int]] = {}
+        self.open_anchors: set[str] = set()
+        self.nodes = 0
+        self.counted = 0
+        self.aliased = 0
+        self.root: Node | None = None
+        self.documents = 0
+
+    def fail(self, event: Event, message: str) -> InventoryError:
+        return InventoryError([Problem(self.file, event.start_mark.line + 1, "", message)])
+
+    def feed(self, event: Event) -> None:
+        if isinstance(event, DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                raise self.fail(
+                    event, "a second YAML document ('---'): an inventory is a single document"
+                )
+        elif isinstance(event, ScalarEvent):
+            self.count(event)
+            self.add(self.scalar(event), event.anchor, 1)
+        elif isinstance(event, AliasEvent):
+            self.add(self.alias(event), None, 0)
+        elif isinstance(event, CollectionStartEvent):
+            self.count(event)
+            if len(self.stack) >= DEPTH_MAX:
+                raise self.fail(event, f"nested deeper than {DEPTH_MAX} levels")
+            node = self.collection(event)
+            if event.anchor is not None:
+                self.open_anchors.add(event.anchor)
+            self.stack.append(_Frame(node, self.counted, event.anchor))
+        elif isinstance(event, (SequenceEndEvent, MappingEndEvent)):
+            frame = self.stack.pop()
+            if isinstance(frame.node, MappingNode):
+                frame.node.value = list(zip(frame.items[::2], frame.items[1::2], strict=True))
+            else:
+                frame.node.value = frame.items
+            frame.node.end_mark = event.end_mark
+            if frame.anchor is not None:
+                self.open_anchors.discard(frame.anchor)
+            self.add(frame.node, frame.anchor, self.counted - frame.counted_at + 1)
+
+    def count(self, event: Event) -> None:
+        self.nodes += 1
+        self.counted += 1
+        if self.nodes > NODES_MAX:
+            raise self.fail(
+                event, f"more than {NODES_MAX} YAML values; an inventory has a few thousand"
+            )
+
+    def add(self, node: Node, anchor: str | None, size: int) -> None:
+        if anchor is not None:
+            self.anchors[anchor] = (node, size)
+        if self.stack:
+            self.stack[-1].items.append(node)
+        else:
+            self.root = node
+
+    def scalar(self, event: ScalarEvent) -> ScalarNode:
+        value = event.value
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = str(_RESOLVER.resolve(ScalarNode, value, event.implicit))
+        elif tag in _FITS and implicit_tag(value) not in _FITS[tag]:
+            tag = MISMATCH + tag
+        return ScalarNode(tag, value, event.start_mark, event.end_mark, style=event.style)
+
+    def collection(self, event: CollectionStartEvent) -> SequenceNode | MappingNode:
+        mapping = isinstance(event, MappingStartEvent)
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = MAP if mapping else SEQ
+        kind = MappingNode if mapping else SequenceNode
+        return kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+
+    def alias(self, event: AliasEvent) -> Node:
+        name = event.anchor
+        if name in self.open_anchors:
+            raise self.fail(event, f"alias *{name} is used inside its own anchor")
+        if name not in self.anchors:
+            raise self.fail(event, f"alias *{name} names no anchor before it")
+        node, size = self.anchors[name]
+        self.aliased += size
+        self.counted += size
+        if self.aliased > ALIAS_NODES_MAX:
+            raise self.fail(
+                event,
+                f"aliases expand to more than {ALIAS_NODES_MAX} values (an alias bomb?)",
+            )
+        # A node of its own, marked where the alias is written; its contents are shared.
+        copy: Node
+        if isinstance(node, ScalarNode):
+            copy = ScalarNode(node.tag, node.value, event.start_mark, event.end_mark, node.style)
+        else:
+            copy = type(node)(node.tag, node.value, event.start_mark, event.end_mark)
+        return copy
+
+
+def compose(text: str, file: str) -> Node | None:
+    """The root node of ``text``'s single document (``None`` for an empty stream)."""
+    composer = _Composer(file)
+    try:
+        for event in yaml.parse(text, Loader=_LOADER):
+            composer.feed(event)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        problem = exc.problem or str(exc)
+        raise InventoryError([Problem(file, line, "", f"YAML syntax error: {problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise InventoryError([Problem(file, 0, "", f"YAML error: {exc}")]) from None
+    return composer.root
