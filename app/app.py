@@ -26,9 +26,9 @@ from jobtui.app.screens.hosts import HostsScreen
 from jobtui.app.screens.logs import LogsScreen
 from jobtui.app.screens.main import MainScreen
 from jobtui.app.screens.service import ServiceScreen
+from jobtui.backend.docker import FieldDiff
 from jobtui.backend.metrics import MetricsSource
 from jobtui.backend.model import FleetSnapshot, FleetSource, TagSource
-from jobtui.backend.spec import FieldDiff
 from jobtui.config.models import Inventory
 from jobtui.widgets.log_view import DEFAULT_CAPACITY as DEFAULT_LOG_LINES
 

@@ -18,7 +18,7 @@ from jobtui.app import cli_logs, cli_ops, report
 from jobtui.backend.model import FleetSnapshot
 
 if TYPE_CHECKING:
-    from jobtui.backend.drift import Drift
+    from jobtui.backend.observe import Drift
 from jobtui.config.errors import InventoryError
 from jobtui.config.loader import HOST_URL_PATTERN_ENV, load_inventory
 from jobtui.config.models import Inventory
@@ -132,9 +132,8 @@ def _plural(count: int, word: str) -> str:
 
 def _observe_once(inventory: Inventory, *, drift: bool = False) -> tuple[FleetSnapshot, Drift]:
     """Ask every host once; with ``drift`` also inspect each running instance."""
-    from jobtui.backend.docker_hosts import HostPool
-    from jobtui.backend.drift import DriftChecker
-    from jobtui.backend.observe import FleetObserver
+    from jobtui.backend.docker import HostPool
+    from jobtui.backend.observe import DriftChecker, FleetObserver
 
     pool = HostPool(inventory.hosts, timeout=SETTLE_TIMEOUT)
     observer = FleetObserver(inventory.hosts, pool=pool)
@@ -195,11 +194,9 @@ def _tui(inventory: Inventory, *, read_only: bool) -> int:
     from jobtui.app.deploy_flow import StepRelay
     from jobtui.app.log_source import DockerLogSource
     from jobtui.backend.coordination import current_owner, make_coordinator
-    from jobtui.backend.deployer import Deployer
-    from jobtui.backend.docker_hosts import HostPool
-    from jobtui.backend.metrics import MetricsSource
-    from jobtui.backend.metrics_docker import DockerStatsMetrics
-    from jobtui.backend.metrics_prometheus import PrometheusMetrics
+    from jobtui.backend.deploy import Deployer
+    from jobtui.backend.docker import HostPool
+    from jobtui.backend.metrics import DockerStatsMetrics, MetricsSource, PrometheusMetrics
     from jobtui.backend.observe import FleetObserver
     from jobtui.backend.registry import RegistryClient
 

@@ -20,11 +20,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from jobtui.backend.containers import container_from_api
-from jobtui.backend.docker_hosts import HostPool, HostUnavailable, describe_error
-from jobtui.backend.logs import LogFollower, LogLine, LogTarget, parse_since
+from jobtui.backend.docker import (
+    HostPool,
+    HostUnavailable,
+    describe_error,
+    list_service_containers,
+)
+from jobtui.backend.logs import LogFollower, LogLine, LogTarget
 from jobtui.backend.model import ContainerInfo
-from jobtui.backend.status import belongs_to
+from jobtui.backend.times import parse_since
 from jobtui.config.models import Inventory
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -141,7 +145,9 @@ def _running_instances(
         connection = pool[name]
         try:
             connection.connect()
-            rows = connection.client.api.containers(filters={"status": "running"})
+            mine = list_service_containers(
+                connection.client.api, name, service, running_only=True
+            )
         except HostUnavailable as exc:
             print(f"jobtui: {name}: {exc}", file=err)
             failed = True
@@ -150,8 +156,7 @@ def _running_instances(
             print(f"jobtui: {name}: {describe_error(exc, connection.host.url)}", file=err)
             failed = True
             continue
-        mine = [container_from_api(row, name) for row in rows]
-        found += sorted((c for c in mine if belongs_to(c, service)), key=lambda c: c.name)
+        found += mine
     return found, failed
 
 

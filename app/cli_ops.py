@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
-from jobtui.backend.operations import OpResult, Outcome, StepEvent, StepStatus
+from jobtui.backend.contract import OpResult, Outcome, StepEvent, StepStatus
+from jobtui.backend.times import utc_clock
 from jobtui.config.models import Inventory
 
 if TYPE_CHECKING:
-    from jobtui.backend.deployer import Deployer
+    from jobtui.backend.deploy import Deployer
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -114,8 +115,8 @@ def run(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int:
 @contextmanager
 def _engine(inventory: Inventory, verb: str, out: TextIO) -> Iterator[Deployer]:
     from jobtui.backend.coordination import current_owner, make_coordinator
-    from jobtui.backend.deployer import Deployer
-    from jobtui.backend.docker_hosts import HostPool
+    from jobtui.backend.deploy import Deployer
+    from jobtui.backend.docker import HostPool
     from jobtui.backend.registry import RegistryClient
 
     pool = HostPool(inventory.hosts, timeout=30.0)
@@ -142,7 +143,7 @@ def _step_printer(out: TextIO) -> Callable[[StepEvent], None]:
     def show(event: StepEvent) -> None:
         if event.status is StepStatus.RUNNING and not event.message:
             return
-        stamp = time.strftime("%H:%M:%S", time.localtime(event.time or time.time()))
+        stamp = utc_clock(event.time or time.time())
         message = f"  {event.message}" if event.message else ""
         print(
             f"{stamp} {event.host:<10} {event.step:<10} {event.status.value:<7}{message}",
@@ -179,7 +180,7 @@ def _ask(question: str, args: argparse.Namespace) -> int | None:
 
 
 def _plan(deployer: Deployer, services: list[str], version: str | None, out: TextIO) -> int:
-    from jobtui.backend.plan import render_plan
+    from jobtui.backend.deploy import render_plan
 
     for name in services:
         for line in render_plan(deployer.plan(name, version)):
@@ -188,7 +189,7 @@ def _plan(deployer: Deployer, services: list[str], version: str | None, out: Tex
 
 
 def _deploy(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
-    from jobtui.backend.plan import render_plan
+    from jobtui.backend.deploy import render_plan
 
     plan = deployer.plan(args.service, args.version)
     for line in render_plan(plan):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from jobtui.backend.operations import OpKind
+from jobtui.backend.contract import OpKind
 
 if TYPE_CHECKING:
     from jobtui.app.app import JobtuiApp

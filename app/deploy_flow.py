@@ -26,10 +26,9 @@ from jobtui.app.dialogs.pickers import RollbackPicker, VersionPicker
 from jobtui.app.dialogs.plan import PlanDialog
 from jobtui.app.messages import OperationFinished, StepsReported
 from jobtui.app.screens.rollout import Operation, RolloutScreen
-from jobtui.backend.operations import LockedError, OpKind, OpResult, Outcome, StepEvent
-from jobtui.backend.plan import ServicePlan
-from jobtui.backend.rollout import RollbackCandidate, RolloutControl
-from jobtui.backend.status import belongs_to
+from jobtui.backend.contract import LockedError, OpKind, OpResult, Outcome, StepEvent
+from jobtui.backend.deploy import RollbackCandidate, RolloutControl, ServicePlan
+from jobtui.backend.docker import belongs_to
 from jobtui.config.models import Service
 from jobtui.widgets.steps_view import RolloutProgress
 
@@ -56,7 +55,7 @@ DEPLOY_BINDINGS = [
 
 
 class DeployerLike(Protocol):
-    """What the TUI needs of :class:`jobtui.backend.deployer.Deployer`; every call blocks."""
+    """What the TUI needs of :class:`jobtui.backend.deploy.deployer.Deployer`; every call blocks."""
 
     def plan(self, service: str, version: str | None = None) -> ServicePlan: ...
 

@@ -11,12 +11,11 @@ from collections.abc import Mapping, Sequence
 
 from textual.message import Message
 
+from jobtui.backend.contract import OpResult, StepEvent
+from jobtui.backend.deploy import RollbackCandidate, ServicePlan
+from jobtui.backend.docker import FieldDiff
 from jobtui.backend.metrics import Series, Usage
 from jobtui.backend.model import FleetSnapshot, TagInfo
-from jobtui.backend.operations import OpResult, StepEvent
-from jobtui.backend.plan import ServicePlan
-from jobtui.backend.rollout import RollbackCandidate
-from jobtui.backend.spec import FieldDiff
 
 
 class FleetChanged(Message, bubble=False):

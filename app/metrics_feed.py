@@ -1,6 +1,6 @@
 """Ask the metrics source on a timer, from thread workers, for the screen on top.
 
-Every call of a :class:`~jobtui.backend.metrics.MetricsSource` blocks (HTTP to
+Every call of a :class:`~jobtui.backend.metrics.base.MetricsSource` blocks (HTTP to
 Prometheus, or Docker stats), so a :class:`MetricsFeed` runs it in a thread
 worker and posts the answer to its screen as a message — or
 :class:`~jobtui.app.messages.MetricsFailed` with a sentence, which screens show

@@ -6,8 +6,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from jobtui.backend.docker import belongs_to
 from jobtui.backend.model import FleetSnapshot, TagInfo
-from jobtui.backend.status import belongs_to, service_rows, unmanaged
+from jobtui.backend.observe import service_rows, unmanaged
 from jobtui.config.models import Inventory, Service
 from jobtui.widgets.format import compact_duration
 

@@ -13,10 +13,18 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol
 
+from jobtui.backend.errors import JobtuiError
+from jobtui.config.models import split_image
+
 LABEL_SERVICE = "jobtui.service"
 LABEL_VERSION = "jobtui.version"
 LABEL_SPEC_HASH = "jobtui.spec-hash"
 LABEL_ROLLOUT = "jobtui.rollout"
+
+
+def version_of(image: str) -> str:
+    """The version an image reference names: its tag (``latest`` when it has none)."""
+    return split_image(image)[1]
 
 
 class HostStatus(StrEnum):
@@ -43,6 +51,8 @@ class ContainerInfo:
     """Unix time the container was created."""
     started_at: float | None = None
     """Unix time it last started, when known (needed for uptime)."""
+    finished_at: float | None = None
+    """Unix time it last stopped, when known: which stopped container served last."""
     image_id: str = ""
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -54,12 +64,7 @@ class ContainerInfo:
     @property
     def version(self) -> str:
         """The version it runs: its ``jobtui.version`` label, else the image tag."""
-        label = self.labels.get(LABEL_VERSION)
-        if label:
-            return label
-        ref = self.image.split("@", 1)[0]
-        slash, colon = ref.rfind("/"), ref.rfind(":")
-        return ref[colon + 1 :] if colon > slash else "latest"
+        return self.labels.get(LABEL_VERSION) or version_of(self.image)
 
     @property
     def running(self) -> bool:
@@ -129,5 +134,5 @@ class TagSource(Protocol):
         ...
 
 
-class RegistryError(Exception):
+class RegistryError(JobtuiError):
     """The registry could not be asked (down, auth refused, unknown repository)."""

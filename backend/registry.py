@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -24,6 +24,7 @@ import requests
 import requests.adapters
 
 from jobtui.backend.model import RegistryError, TagInfo
+from jobtui.backend.times import parse_rfc3339
 from jobtui.config.models import RegistryConfig, split_image
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -41,17 +42,8 @@ DEFAULT_WORKERS = 6
 
 def parse_created(text: object) -> datetime | None:
     """A config blob's ``created`` (RFC 3339, maybe nanoseconds) as an aware datetime."""
-    if not isinstance(text, str) or not text or text.startswith("0001-01-01"):
-        return None
-    match = re.match(r"^(.*?\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$", text.strip())
-    if not match:
-        return None
-    head, fraction, zone = match.groups()
-    zone = "+00:00" if zone in (None, "Z") else zone
-    try:
-        return datetime.fromisoformat(f"{head}{(fraction or '')[:7]}{zone}")
-    except ValueError:
-        return None
+    stamp = parse_rfc3339(text)
+    return None if stamp is None else datetime.fromtimestamp(stamp, tz=UTC)
 
 
 def pick_manifest(index: Mapping[str, Any]) -> str | None:

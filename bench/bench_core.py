@@ -18,7 +18,7 @@ from types import MappingProxyType
 import yaml
 
 from jobtui.backend.model import ContainerInfo, FleetSnapshot, HostState, HostStatus
-from jobtui.backend.status import service_rows
+from jobtui.backend.observe.rows import service_rows
 from jobtui.config.loader import parse_inventory
 
 ROUNDS = 7

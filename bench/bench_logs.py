@@ -22,7 +22,7 @@ from textual.app import App, ComposeResult
 from textual.widget import Widget
 from textual.widgets import Log
 
-from jobtui.backend.logs import LogLine
+from jobtui.backend.logs.lines import LogLine
 from jobtui.widgets.log_view import LogView
 
 LINES = 10_000

@@ -37,7 +37,20 @@ def show(value: str, limit: int = SHOWN_CHARS) -> str:
     return f"{value[: limit - 1]!r}… ({len(value)} characters)"
 
 
-class InventoryError(Exception):
+class JobtuiError(Exception):
+    """The base of every error jobtui reports: ``str()`` is what the operator reads.
+
+    It lives in the lowest layer so the inventory's errors and the engine's
+    share it; the app shows the message and never a class name.
+    """
+
+    @property
+    def message(self) -> str:
+        """The operator-facing sentence."""
+        return str(self) or self.__class__.__doc__ or "failed"
+
+
+class InventoryError(JobtuiError):
     """The inventory is invalid; ``problems`` lists every problem found, in file order."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:

@@ -1,4 +1,4 @@
-"""A deploy plan as :func:`~jobtui.backend.plan.render_plan` writes it, coloured.
+"""A deploy plan as :func:`~jobtui.backend.deploy.plan.render_plan` writes it, coloured.
 
 The text is exactly ``render_plan``'s (what ``jobtui plan`` prints); only
 colour is added: each host's headline by what will happen there, and in each
@@ -13,7 +13,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from jobtui.backend.plan import Action, ActionKind, ServicePlan, render_plan
+from jobtui.backend.deploy import Action, ActionKind, ServicePlan, render_plan
 
 ACTION_ROLES = {
     ActionKind.CREATE: "new",

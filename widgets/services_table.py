@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 
 from jobtui.backend.metrics import Usage
-from jobtui.backend.status import (
+from jobtui.backend.observe import (
     STATE_HOST_DOWN,
     STATE_MISSING,
     STATE_RUNNING,

@@ -16,7 +16,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from jobtui.backend.operations import HostResult, OpResult, StepEvent, StepStatus
+from jobtui.backend.contract import HostResult, OpResult, StepEvent, StepStatus
 from jobtui.widgets.format import NO_VALUE
 
 STEP_ICONS = {

@@ -16,9 +16,9 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from jobtui.app.messages import CandidatesFailed, CandidatesLoaded, TagsFailed, TagsLoaded
+from jobtui.backend.deploy import RollbackCandidate
 from jobtui.backend.model import RegistryError, TagInfo, TagSource
 from jobtui.backend.registry import repository_in_registry
-from jobtui.backend.rollout import RollbackCandidate
 from jobtui.config.models import RegistryConfig, Service
 from jobtui.widgets.format import NO_VALUE
 from jobtui.widgets.keyed_table import Cell, KeyedTable

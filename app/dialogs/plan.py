@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from jobtui.app.messages import PlanFailed, PlanReady
-from jobtui.backend.plan import ServicePlan
+from jobtui.backend.deploy import ServicePlan
 from jobtui.widgets.plan_view import PlanView, plan_summary
 
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, cast
 from textual.screen import Screen
 
 from jobtui.app.messages import FleetChanged
+from jobtui.backend.docker import belongs_to
 from jobtui.backend.model import ContainerInfo, FleetSnapshot
-from jobtui.backend.status import belongs_to
 from jobtui.config.models import Inventory
 
 if TYPE_CHECKING:

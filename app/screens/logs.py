@@ -25,9 +25,9 @@ from textual.widgets import Footer, Header, Input, Label, Static
 from jobtui.app.log_source import LogHandle, LogSource
 from jobtui.app.messages import LogLinesArrived
 from jobtui.app.screens.base import JobtuiScreen
+from jobtui.backend.docker import belongs_to
 from jobtui.backend.logs import LineRing, LogLine
 from jobtui.backend.model import ContainerInfo, FleetSnapshot
-from jobtui.backend.status import belongs_to
 from jobtui.widgets.log_view import LogView, format_timestamp
 
 DEFAULT_TAIL = 200

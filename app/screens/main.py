@@ -13,9 +13,9 @@ from jobtui.app.deploy_flow import DEPLOY_BINDINGS, MUTATING_ACTIONS
 from jobtui.app.messages import DriftChecked, MetricsFailed, UsageLoaded
 from jobtui.app.metrics_feed import MetricsFeed, ask_usage, unavailable_note
 from jobtui.app.screens.base import JobtuiScreen, registry_prefix
+from jobtui.backend.contract import OpKind
 from jobtui.backend.model import ContainerInfo, FleetSnapshot
-from jobtui.backend.operations import OpKind
-from jobtui.backend.status import ServiceRow, service_rows, unmanaged
+from jobtui.backend.observe import ServiceRow, service_rows, unmanaged
 from jobtui.widgets.containers_table import ContainersTable
 from jobtui.widgets.hosts_table import HostsTable
 from jobtui.widgets.services_table import ServicesTable

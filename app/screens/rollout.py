@@ -17,8 +17,8 @@ from textual.widgets import Footer, Header, Static
 
 from jobtui.app.messages import OperationFinished, StepsReported
 from jobtui.app.screens.base import JobtuiScreen
-from jobtui.backend.operations import OpKind, OpResult, Outcome
-from jobtui.backend.rollout import RolloutControl
+from jobtui.backend.contract import OpKind, OpResult, Outcome
+from jobtui.backend.deploy import RolloutControl
 from jobtui.widgets.steps_view import RolloutProgress, StepsView, summarize
 
 OUTCOME_ICONS = {

@@ -17,11 +17,11 @@ from jobtui.app.describe import service_fields
 from jobtui.app.messages import GraphsLoaded, MetricsFailed, TagsFailed, TagsLoaded
 from jobtui.app.metrics_feed import MetricsFeed, ask_graphs
 from jobtui.app.screens.base import JobtuiScreen, registry_prefix
+from jobtui.backend.contract import OpKind
+from jobtui.backend.docker import belongs_to
 from jobtui.backend.metrics import MetricsSource
 from jobtui.backend.model import ContainerInfo, FleetSnapshot, RegistryError, TagInfo, TagSource
-from jobtui.backend.operations import OpKind
 from jobtui.backend.registry import repository_in_registry
-from jobtui.backend.status import belongs_to
 from jobtui.config.models import Service
 from jobtui.widgets.config_view import ConfigView
 from jobtui.widgets.containers_table import ContainersTable

@@ -6,10 +6,10 @@ import asyncio
 import inspect
 
 import pytest
-from fleet_data import AppFactory, clock, inventory, snapshot, tags
+from support.fixed_backend import FixedFleet, FixedTags
+from support.fleet_data import AppFactory, clock, inventory, snapshot, tags
 
 from jobtui.app.app import JobtuiApp, make_app
-from jobtui.backend.fixed import FixedFleet, FixedTags
 from jobtui.backend.model import TagSource
 from jobtui.config.models import Inventory
 

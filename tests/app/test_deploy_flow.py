@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
-from fleet_data import (
+from support.fleet_data import (
     FAILED_LOGS,
     MIDWAY,
     NEW_WEB,
@@ -26,8 +26,8 @@ from jobtui.app.dialogs.pickers import CandidatesTable, RollbackPicker, VersionP
 from jobtui.app.dialogs.plan import PlanDialog
 from jobtui.app.screens.main import MainScreen
 from jobtui.app.screens.rollout import RolloutScreen
-from jobtui.backend.operations import LockedError, LockOwner
-from jobtui.backend.plan import render_plan
+from jobtui.backend.contract import LockedError, LockOwner
+from jobtui.backend.deploy.plan import render_plan
 from jobtui.widgets.plan_view import PlanView
 from jobtui.widgets.tags_table import TagsTable
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fleet_data import SIZE, FakeDeployer, clock, deploy_app, inventory, snapshot, tags
+from support.fixed_backend import FixedFleet, FixedTags
+from support.fleet_data import SIZE, FakeDeployer, clock, deploy_app, inventory, snapshot, tags
 
 # Pilot helpers shared by the deploy tests (tests/app is on sys.path under pytest).
 from test_deploy_flow import notices, on_screen, until
@@ -17,8 +18,7 @@ from jobtui.app.dialogs.pickers import VersionPicker
 from jobtui.app.screens.main import MainScreen
 from jobtui.app.screens.rollout import RolloutScreen
 from jobtui.app.screens.service import ServiceScreen
-from jobtui.backend.fixed import FixedFleet, FixedTags
-from jobtui.backend.operations import HostResult, OpKind, OpResult, Outcome
+from jobtui.backend.contract import HostResult, OpKind, OpResult, Outcome
 from jobtui.widgets.containers_table import ContainersTable
 
 MUTATING_KEYS = ("u", "b", "s", "x", "R")

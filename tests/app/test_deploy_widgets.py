@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 
-from fleet_data import NOW, failed_result, failed_steps, rollout_steps
+from support.fleet_data import NOW, failed_result, failed_steps, rollout_steps
 
 from jobtui.app.deploy_flow import StepRelay
-from jobtui.backend.operations import HostResult, OpKind, OpResult, Outcome, StepEvent, StepStatus
+from jobtui.backend.contract import HostResult, OpKind, OpResult, Outcome, StepEvent, StepStatus
 from jobtui.widgets.steps_view import RolloutProgress, summarize
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 
-from fleet_data import SIZE, clock, inventory, snapshot, tags
+from support.fixed_backend import FixedFleet, FixedTags
+from support.fleet_data import SIZE, clock, inventory, snapshot, tags
 
 from jobtui.app.app import make_app
-from jobtui.backend.fixed import FixedFleet, FixedTags
+from jobtui.backend.docker.spec import FieldDiff
 from jobtui.backend.model import FleetSnapshot
-from jobtui.backend.spec import FieldDiff
 from jobtui.widgets.services_table import ServicesTable
 
 

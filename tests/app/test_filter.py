@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleet_data import SIZE, AppFactory
+from support.fleet_data import SIZE, AppFactory
 from textual.widgets import Input
 
 from jobtui.app.screens.main import MainScreen

@@ -7,12 +7,12 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from fleet_data import SIZE, AppFactory, clock, inventory, snapshot, with_host
+from support.fixed_backend import FixedFleet
+from support.fleet_data import SIZE, AppFactory, clock, inventory, snapshot, with_host
 from textual.widgets import DataTable
 
 from jobtui.app.app import make_app
 from jobtui.app.screens.main import MainScreen
-from jobtui.backend.fixed import FixedFleet
 from jobtui.backend.model import FleetSnapshot, HostStatus
 from jobtui.widgets.hosts_table import HostsTable
 from jobtui.widgets.services_table import ServicesTable

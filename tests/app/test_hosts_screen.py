@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fleet_data import SIZE, AppFactory, snapshot, with_host
+from support.fixed_backend import FixedFleet
+from support.fleet_data import SIZE, AppFactory, snapshot, with_host
 from textual.widgets import Static
 
 from jobtui.app.screens.hosts import HostsScreen
-from jobtui.backend.fixed import FixedFleet
 from jobtui.backend.model import HostStatus
 from jobtui.widgets.containers_table import ContainersTable
 from jobtui.widgets.hosts_table import HostsTable

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobtui.backend.logs import LogLine
+from jobtui.backend.logs.lines import LogLine
 from jobtui.widgets.log_buffer import LogBuffer, clean_text
 
 

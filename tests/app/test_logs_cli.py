@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from fleet_data import inventory
+from support.fleet_data import inventory
 
 from jobtui.app.cli_logs import add_logs_parser, run_logs
 

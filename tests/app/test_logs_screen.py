@@ -8,18 +8,26 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fleet_data import NOW, SIZE, WEB_1_CONTAINER, WEB_2_CONTAINER, clock, inventory, snapshot
-from fleet_data import tags as shop_tags
-from shop_streams import log_lines
+from support.fixed_backend import FixedFleet, FixedTags
+from support.fixed_logs import FixedLogSource
+from support.fleet_data import (
+    NOW,
+    SIZE,
+    WEB_1_CONTAINER,
+    WEB_2_CONTAINER,
+    clock,
+    inventory,
+    snapshot,
+    tags as shop_tags,
+)
+from support.shop_streams import log_lines
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from jobtui.app.app import JobtuiApp, make_app
-from jobtui.app.log_source import FixedLogSource
 from jobtui.app.screens.logs import LogsScreen
 from jobtui.app.screens.main import MainScreen
-from jobtui.backend.fixed import FixedFleet, FixedTags
-from jobtui.backend.logs import LogLine
+from jobtui.backend.logs.lines import LogLine
 from jobtui.widgets.log_view import LogView
 
 

@@ -6,15 +6,15 @@ import time
 from collections.abc import Callable
 
 import pytest
-from fleet_data import SIZE, clock, inventory, snapshot, tags
-from shop_streams import FixedMetrics
+from support.fixed_backend import FixedFleet, FixedTags
+from support.fleet_data import SIZE, clock, inventory, snapshot, tags
+from support.shop_streams import FixedMetrics
 from textual.pilot import Pilot
 
 from jobtui.app import metrics_feed
 from jobtui.app.app import JobtuiApp, make_app
 from jobtui.app.screens.hosts import HostsScreen
 from jobtui.app.screens.service import ServiceScreen
-from jobtui.backend.fixed import FixedFleet, FixedTags
 from jobtui.widgets.hosts_table import HostsTable
 from jobtui.widgets.metrics_graph import MetricGraph, ServiceGraphs
 from jobtui.widgets.metrics_hosts import HostsUsageTable

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobtui.backend.metrics import Series, Usage
+from jobtui.backend.metrics.base import Series, Usage
 from jobtui.widgets.metrics_cells import container_cells, cpu_cell, mem_cell
 from jobtui.widgets.metrics_spark import bars, nice_top, percent, rate, resample, size, spark
 

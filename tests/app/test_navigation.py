@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from fleet_data import SIZE, AppFactory, snapshot
+from support.fixed_backend import FixedFleet
+from support.fleet_data import SIZE, AppFactory, snapshot
 
 from jobtui.app.screens.help import HelpScreen
 from jobtui.app.screens.hosts import HostsScreen
 from jobtui.app.screens.main import MainScreen
 from jobtui.app.screens.service import ServiceScreen
-from jobtui.backend.fixed import FixedFleet
 from jobtui.widgets.hosts_table import HostsTable
 from jobtui.widgets.services_table import ServicesTable
 

@@ -6,7 +6,8 @@ import dataclasses
 import threading
 from collections.abc import Sequence
 
-from fleet_data import (
+from support.fixed_backend import FixedFleet, FixedTags
+from support.fleet_data import (
     NOW,
     SIZE,
     AppFactory,
@@ -19,7 +20,6 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from jobtui.app.screens.service import ServiceScreen
-from jobtui.backend.fixed import FixedFleet, FixedTags
 from jobtui.backend.model import RegistryError, TagInfo
 from jobtui.config.models import RegistryConfig
 from jobtui.widgets.config_view import ConfigView

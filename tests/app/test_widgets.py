@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
-from fleet_data import SIZE
+from support.fleet_data import SIZE
 from textual.app import App, ComposeResult
 
 from jobtui.widgets.format import age, compact_duration, short_id, timestamp, uptime
@@ -108,8 +108,8 @@ def test_widgets_never_load_backend_clients() -> None:
         "    importlib.import_module(m.name)\n"
         "clients = ('docker', 'etcd3', 'prometheus_api_client', 'requests')\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in clients\n"
-        "             or m.startswith(('jobtui.backend.observe', 'jobtui.backend.registry',\n"
-        "                              'jobtui.backend.docker_hosts', 'jobtui.app')))\n"
+        "             or m.startswith(('jobtui.backend.observe.fleet', 'jobtui.backend.registry',\n"
+        "                              'jobtui.backend.docker.hosts', 'jobtui.app')))\n"
         "print(','.join(bad))\n"
     )
     result = subprocess.run(

@@ -19,16 +19,16 @@ from typing import Any
 
 import yaml
 
-from jobtui.backend.containers import container_from_api
-from jobtui.backend.coordination import current_owner
-from jobtui.backend.coordination_local import LocalCoordinator
-from jobtui.backend.deployer import Deployer
-from jobtui.backend.docker_hosts import HostPool
-from jobtui.backend.health import port_answers, service_port
+from jobtui.backend.contract import Coordinator, OpResult, StepEvent
+from jobtui.backend.coordination.factory import current_owner
+from jobtui.backend.coordination.local import LocalCoordinator
+from jobtui.backend.deploy.deployer import Deployer
+from jobtui.backend.deploy.health import port_answers, service_port
+from jobtui.backend.docker.answers import container_from_api
+from jobtui.backend.docker.hosts import HostPool
+from jobtui.backend.docker.service_containers import belongs_to
 from jobtui.backend.model import LABEL_ROLLOUT, ContainerInfo
-from jobtui.backend.operations import Coordinator, OpResult, StepEvent
 from jobtui.backend.registry import RegistryClient
-from jobtui.backend.status import belongs_to
 from jobtui.config.loader import load_inventory
 from jobtui.config.models import Inventory
 

@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from jobtui.backend.coordination import make_coordinator
+from jobtui.backend.coordination.factory import make_coordinator
 from jobtui.config.loader import load_inventory
 
 JOBTUI = str(Path(sys.executable).with_name("jobtui"))

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from jobtui.backend import coordination_etcd
-from jobtui.backend.coordination import CoordinationError
-from jobtui.backend.coordination_etcd import EtcdCoordinator
-from jobtui.backend.etcd_import import load_etcd3
-from jobtui.backend.operations import Instance, JournalEntry, LockedError, LockOwner, OpKind
+from jobtui.backend.contract import Instance, JournalEntry, LockedError, LockOwner, OpKind
+from jobtui.backend.coordination import etcd as coordination_etcd
+from jobtui.backend.coordination.etcd import EtcdCoordinator
+from jobtui.backend.coordination.etcd_import import load_etcd3
+from jobtui.backend.coordination.factory import CoordinationError
 from jobtui.config.models import EtcdConfig
 
 if TYPE_CHECKING:
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 CRASHING_HOLDER = textwrap.dedent(
     """
     import sys
-    from jobtui.backend.coordination import current_owner
-    from jobtui.backend.coordination_etcd import EtcdCoordinator
+    from jobtui.backend.coordination.factory import current_owner
+    from jobtui.backend.coordination.etcd import EtcdCoordinator
     from jobtui.config.models import EtcdConfig
 
     config = EtcdConfig((sys.argv[1],), prefix=sys.argv[2])

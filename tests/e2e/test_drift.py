@@ -11,8 +11,8 @@ from typing import Any
 
 import docker
 
-from jobtui.backend.containers import container_from_api
-from jobtui.backend.status import belongs_to, current_container
+from jobtui.backend.docker.answers import container_from_api
+from jobtui.backend.docker.service_containers import belongs_to, current_container
 
 JOBTUI = str(Path(sys.executable).with_name("jobtui"))
 

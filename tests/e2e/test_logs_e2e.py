@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from jobtui.backend.containers import container_from_api
-from jobtui.backend.docker_hosts import HostConnection
-from jobtui.backend.logs import LogFollower, LogLine, LogTarget, service_targets
+from jobtui.backend.docker.answers import container_from_api
+from jobtui.backend.docker.hosts import HostConnection
+from jobtui.backend.logs.follower import LogFollower
+from jobtui.backend.logs.lines import LogLine
+from jobtui.backend.logs.stream import LogTarget, service_targets
 from jobtui.backend.model import LABEL_SERVICE
 from jobtui.config.models import Host
 

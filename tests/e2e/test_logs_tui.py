@@ -27,9 +27,9 @@ from jobtui.app.app import JobtuiApp, make_app
 from jobtui.app.log_source import DockerLogSource
 from jobtui.app.screens.logs import LogsScreen
 from jobtui.app.screens.main import MainScreen
-from jobtui.backend.docker_hosts import HostPool
+from jobtui.backend.docker.hosts import HostPool
 from jobtui.backend.model import LABEL_SERVICE
-from jobtui.backend.observe import FleetObserver
+from jobtui.backend.observe.fleet import FleetObserver
 from jobtui.config.loader import load_inventory
 from jobtui.widgets.log_view import LogView
 

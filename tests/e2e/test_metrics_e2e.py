@@ -17,23 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import docker
 import pytest
+from support.exposition import Exposition, container_counters, cpu_seconds, parse_exposition
 
-from jobtui.backend.cadvisor import (
-    CPU_SECONDS,
-    MACHINE_MEMORY,
-    MEM_WORKING_SET,
-    Exposition,
-    container_counters,
-    cpu_seconds,
-    parse_exposition,
-)
-from jobtui.backend.containers import container_from_api
-from jobtui.backend.docker_hosts import HostPool
-from jobtui.backend.metrics import MetricsUnavailable, Usage
-from jobtui.backend.metrics_docker import DockerStatsMetrics
-from jobtui.backend.metrics_prometheus import PrometheusMetrics
+from jobtui.backend.docker.answers import container_from_api
+from jobtui.backend.docker.hosts import HostPool
+from jobtui.backend.docker.service_containers import belongs_to, current_container
+from jobtui.backend.metrics.base import MetricsUnavailable, Usage
+from jobtui.backend.metrics.cadvisor import CPU_SECONDS, MACHINE_MEMORY, MEM_WORKING_SET
+from jobtui.backend.metrics.docker_stats import DockerStatsMetrics
+from jobtui.backend.metrics.prometheus import PrometheusMetrics
 from jobtui.backend.model import ContainerInfo
-from jobtui.backend.status import belongs_to, current_container
 from jobtui.config.loader import load_inventory
 from jobtui.config.models import Inventory, PrometheusConfig
 

@@ -18,9 +18,9 @@ import docker
 import docker.errors
 import pytest
 
-from jobtui.backend.containers import parse_docker_time
+from jobtui.backend.docker.answers import parse_docker_time
 from jobtui.backend.model import LABEL_SERVICE, LABEL_VERSION, ContainerInfo, HostStatus
-from jobtui.backend.observe import FleetObserver
+from jobtui.backend.observe.fleet import FleetObserver
 from jobtui.config.models import Host
 
 if TYPE_CHECKING:

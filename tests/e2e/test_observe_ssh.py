@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 import docker
 import pytest
 
-from jobtui.backend.docker_hosts import HostPool
+from jobtui.backend.docker.hosts import HostPool
 from jobtui.backend.model import HostStatus
-from jobtui.backend.observe import FleetObserver
+from jobtui.backend.observe.fleet import FleetObserver
 from jobtui.config.models import Host
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 import pytest
 from rollout_support import Rollouts, wait_for, write_inventory
 
+from jobtui.backend.contract import JournalEntry, OpKind, Outcome, StepEvent, StepStatus
+from jobtui.backend.deploy.policy import RolloutControl
 from jobtui.backend.model import LABEL_ROLLOUT, LABEL_SERVICE, LABEL_VERSION
-from jobtui.backend.operations import JournalEntry, OpKind, Outcome, StepEvent, StepStatus
-from jobtui.backend.rollout import RolloutControl
 from jobtui.config.models import Inventory
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import pytest
 from rollout_support import PortWatch, Rollouts, answer, timed, write_inventory
 
-from jobtui.backend.coordination_etcd import EtcdCoordinator
+from jobtui.backend.contract import Outcome
+from jobtui.backend.coordination.etcd import EtcdCoordinator
 from jobtui.backend.model import LABEL_ROLLOUT, LABEL_SERVICE, LABEL_SPEC_HASH, LABEL_VERSION
-from jobtui.backend.operations import Outcome
 
 if TYPE_CHECKING:
     from conftest import Stack

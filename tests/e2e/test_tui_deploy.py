@@ -23,9 +23,9 @@ from jobtui.app.deploy_flow import StepRelay
 from jobtui.app.dialogs.pickers import VersionPicker
 from jobtui.app.dialogs.plan import PlanDialog
 from jobtui.app.screens.rollout import RolloutScreen
+from jobtui.backend.contract import Outcome
 from jobtui.backend.model import LABEL_VERSION
-from jobtui.backend.observe import FleetObserver
-from jobtui.backend.operations import Outcome
+from jobtui.backend.observe.fleet import FleetObserver
 from jobtui.backend.registry import RegistryClient
 from jobtui.widgets.services_table import ServicesTable
 from jobtui.widgets.tags_table import TagsTable

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from fleet_data import (
+from support.fleet_data import (
     MIDWAY,
     SIZE,
     FakeDeployer,

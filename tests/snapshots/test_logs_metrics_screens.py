@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fleet_data import SIZE, clock, inventory, snapshot, tags
-from shop_streams import FixedMetrics, log_lines
+from support.fixed_backend import FixedFleet, FixedTags
+from support.fixed_logs import FixedLogSource
+from support.fleet_data import SIZE, clock, inventory, snapshot, tags
+from support.shop_streams import FixedMetrics, log_lines
 from textual.pilot import Pilot
 
 from jobtui.app.app import JobtuiApp, make_app
-from jobtui.app.log_source import FixedLogSource
-from jobtui.backend.fixed import FixedFleet, FixedTags
 
 SnapCompare = Callable[..., bool]
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fleet_data import (
+from support.fixed_backend import FixedFleet, FixedTags
+from support.fleet_data import (
     SIZE,
     clock,
     inventory,
@@ -20,7 +21,6 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from jobtui.app.app import JobtuiApp, make_app
-from jobtui.backend.fixed import FixedFleet, FixedTags
 from jobtui.backend.model import HostStatus
 
 SnapCompare = Callable[..., bool]

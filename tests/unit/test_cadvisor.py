@@ -7,19 +7,21 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
-
-from jobtui.backend.cadvisor import (
-    SERVICE_LABEL,
-    ContainerIndex,
+from support.exposition import (
     Counters,
     container_counters,
-    container_id_from_cgroup,
     cpu_seconds,
+    parse_exposition,
+    parse_sample,
+)
+
+from jobtui.backend.metrics.cadvisor import (
+    SERVICE_LABEL,
+    ContainerIndex,
+    container_id_from_cgroup,
     instance_host,
     match_host,
     memory_limit,
-    parse_exposition,
-    parse_sample,
     rate,
     sanitize_label_name,
 )

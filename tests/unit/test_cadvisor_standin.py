@@ -8,15 +8,9 @@ from types import MappingProxyType
 
 import cadvisor_standin as standin
 import pytest
+from support.exposition import Exposition, container_counters, parse_exposition
 
-from jobtui.backend.cadvisor import (
-    CPU_SECONDS,
-    MEM_WORKING_SET,
-    ContainerIndex,
-    Exposition,
-    container_counters,
-    parse_exposition,
-)
+from jobtui.backend.metrics.cadvisor import CPU_SECONDS, MEM_WORKING_SET, ContainerIndex
 from jobtui.backend.model import ContainerInfo
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cadvisor" / "prometheus_metrics"

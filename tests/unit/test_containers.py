@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jobtui.backend.containers import (
+from jobtui.backend.docker.answers import (
     container_from_api,
     container_name,
     event_changes_listing,

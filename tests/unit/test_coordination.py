@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import os
 import socket
 import time
@@ -9,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from jobtui.backend.coordination import (
+from jobtui.backend.contract import Instance, JournalEntry, LockOwner, OpKind
+from jobtui.backend.coordination.etcd import EtcdCoordinator, parse_endpoint
+from jobtui.backend.coordination.factory import (
     CoordinationError,
     current_owner,
     default_state_dir,
     entry_from_json,
     entry_to_json,
-    format_duration,
     format_journal,
     instance_from_json,
     instance_to_json,
@@ -23,9 +25,8 @@ from jobtui.backend.coordination import (
     owner_from_json,
     owner_to_json,
 )
-from jobtui.backend.coordination_etcd import EtcdCoordinator, parse_endpoint
-from jobtui.backend.coordination_local import LocalCoordinator
-from jobtui.backend.operations import Instance, JournalEntry, LockOwner, OpKind
+from jobtui.backend.coordination.local import LocalCoordinator
+from jobtui.backend.times import format_duration
 from jobtui.config.models import EtcdConfig, Inventory
 
 
@@ -128,7 +129,7 @@ def test_stored_shapes_round_trip() -> None:
 
 
 def test_format_journal_lines() -> None:
-    at = time.mktime((2024, 5, 1, 12, 30, 0, 0, 0, -1))
+    at = calendar.timegm((2024, 5, 1, 12, 30, 0))  # history shows UTC
     entries = [
         JournalEntry(
             "op2",
@@ -145,9 +146,9 @@ def test_format_journal_lines() -> None:
         JournalEntry("op1", OpKind.START, "api", "bob", (), None, None, "started", at),
     ]
     assert format_journal(entries) == [
-        "time                 user   kind    service  from -> to  hosts          result   duration",
-        "2024-05-01 12:31:00  alice  deploy  web      v1 -> v2    host-a,host-b  done     1m15s",
-        "2024-05-01 12:30:00  bob    start   api      - -> -      -              started",
+        "time                     user   kind    service  from -> to  hosts          result   duration",  # noqa: E501
+        "2024-05-01 12:31:00 UTC  alice  deploy  web      v1 -> v2    host-a,host-b  done     1m15s",  # noqa: E501
+        "2024-05-01 12:30:00 UTC  bob    start   api      - -> -      -              started",
     ]
     assert format_journal([]) == []
 

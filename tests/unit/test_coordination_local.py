@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from jobtui.backend import coordination_local
-from jobtui.backend.coordination import CoordinationError
-from jobtui.backend.coordination_local import LocalCoordinator
-from jobtui.backend.operations import Instance, JournalEntry, LockedError, LockOwner, OpKind
+from jobtui.backend.contract import Instance, JournalEntry, LockedError, LockOwner, OpKind
+from jobtui.backend.coordination import local as coordination_local
+from jobtui.backend.coordination.factory import CoordinationError
+from jobtui.backend.coordination.local import LocalCoordinator
 
 # A second process that takes the lock of `web`, says so, and holds it until
 # stdin closes (or it is killed).
@@ -25,8 +25,8 @@ HOLDER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from jobtui.backend.coordination import current_owner
-    from jobtui.backend.coordination_local import LocalCoordinator
+    from jobtui.backend.coordination.factory import current_owner
+    from jobtui.backend.coordination.local import LocalCoordinator
 
     lock = LocalCoordinator(Path(sys.argv[1])).acquire("web", current_owner("deploy web v1 -> v2"))
     print("held", flush=True)
@@ -40,8 +40,8 @@ APPENDER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from jobtui.backend.coordination_local import LocalCoordinator
-    from jobtui.backend.operations import JournalEntry, OpKind
+    from jobtui.backend.coordination.local import LocalCoordinator
+    from jobtui.backend.contract import JournalEntry, OpKind
 
     coordinator = LocalCoordinator(Path(sys.argv[1]))
     for n in range(int(sys.argv[3])):

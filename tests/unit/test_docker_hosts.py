@@ -10,16 +10,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from jobtui.backend.docker_hosts import (
+from jobtui.backend.docker.errors import HostUnavailable, describe_error
+from jobtui.backend.docker.hosts import (
     PINNED_API_VERSION,
     HostConnection,
     HostPool,
-    HostUnavailable,
-    SshForward,
-    describe_error,
     negotiate_api_version,
-    ssh_command,
 )
+from jobtui.backend.docker.ssh import SshForward, ssh_command
 from jobtui.config.models import Host, TlsConfig
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import MappingProxyType
 
 import pytest
+from support.fixed_backend import FixedFleet, FixedTags
 
-from jobtui.backend.fixed import FixedFleet, FixedTags
 from jobtui.backend.model import FleetSnapshot, HostState, HostStatus, RegistryError, TagInfo
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from jobtui.backend.health import (
+from jobtui.backend.deploy.health import (
     PENDING,
     Decision,
     GateKind,

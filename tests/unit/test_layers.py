@@ -17,7 +17,7 @@ def _modules(package: object) -> list[str]:
 
 def test_backend_and_config_import_without_textual_or_rich() -> None:
     modules = _modules(jobtui.backend) + _modules(jobtui.config)
-    assert "jobtui.backend.status" in modules and "jobtui.config.loader" in modules
+    assert "jobtui.backend.observe.rows" in modules and "jobtui.config.loader" in modules
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"

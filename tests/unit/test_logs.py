@@ -11,21 +11,17 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
-from jobtui.backend.docker_hosts import HostConnection
-from jobtui.backend.logs import (
-    LineRing,
-    LogDecoder,
-    LogFollower,
-    LogLine,
-    LogTarget,
-    parse_since,
-    service_targets,
-)
+from jobtui.backend.docker.hosts import HostConnection
+from jobtui.backend.logs.decode import LogDecoder
+from jobtui.backend.logs.follower import LogFollower
+from jobtui.backend.logs.lines import LineRing, LogLine
+from jobtui.backend.logs.stream import LogTarget, service_targets
 from jobtui.backend.model import LABEL_SERVICE, ContainerInfo
+from jobtui.backend.times import parse_since
 from jobtui.config.models import Host
 
 BASE = 1714564800.0  # 2024-05-01T12:00:00Z
@@ -202,8 +198,8 @@ def test_since_accepts_points_in_time() -> None:
     assert parse_since("1700000000.5") == 1700000000.5
     assert parse_since("2024-05-01T12:00:00Z") == BASE
     assert parse_since("2024-05-01T14:00:00+02:00") == BASE
-    # Without a zone it is local time, as with the Docker CLI.
-    assert parse_since("2024-05-01 12:00") == datetime(2024, 5, 1, 12, 0).timestamp()
+    # No zone means UTC (the one time-zone policy, README "Times").
+    assert parse_since("2024-05-01 12:00") == datetime(2024, 5, 1, 12, 0, tzinfo=UTC).timestamp()
 
 
 @pytest.mark.parametrize("text", ["", "yesterday", "10x", "-5m", "m", "1h 30m"])

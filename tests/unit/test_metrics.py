@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from jobtui.backend.metrics import NO_USAGE, Series, Usage, check_metric, service_usage
-from jobtui.backend.metrics_prometheus import (
+from jobtui.backend.metrics.base import NO_USAGE, Series, Usage, check_metric, service_usage
+from jobtui.backend.metrics.prometheus import (
     any_of,
     container_selectors,
     container_usage_query,

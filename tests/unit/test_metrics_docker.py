@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jobtui.backend.metrics_docker import (
+from jobtui.backend.metrics.docker_stats import (
     cpu_percent,
     downsample,
     usage_from_stats,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from types import MappingProxyType
 
-from jobtui.backend.model import ContainerInfo, FleetSnapshot, HostState, HostStatus
-from jobtui.backend.plan import (
+from jobtui.backend.deploy.plan import (
     Action,
     ActionKind,
     ServicePlan,
@@ -15,7 +14,8 @@ from jobtui.backend.plan import (
     render_plan,
     to_inspect,
 )
-from jobtui.backend.spec import ContainerSpec, FieldDiff, desired_spec, spec_hash
+from jobtui.backend.docker.spec import ContainerSpec, FieldDiff, desired_spec, spec_hash
+from jobtui.backend.model import ContainerInfo, FleetSnapshot, HostState, HostStatus
 from jobtui.config.loader import parse_inventory
 
 INVENTORY = parse_inventory(

@@ -12,15 +12,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from jobtui.backend.coordination import current_owner
-from jobtui.backend.coordination_local import LocalCoordinator
-from jobtui.backend.docker_hosts import HostConnection
-from jobtui.backend.host_rollout import HostRollout, Replaced
-from jobtui.backend.operation_frame import Operation, OperationFailed, run_operation
-from jobtui.backend.operations import HostResult, JournalEntry, OpKind, Outcome
-from jobtui.backend.recovery import HostRecovery, close_entries, unfinished
-from jobtui.backend.rollout import RolloutControl
-from jobtui.backend.rollout_fleet import FleetResult, HostTask, roll
+from jobtui.backend.contract import HostResult, JournalEntry, OpKind, Outcome
+from jobtui.backend.coordination.factory import current_owner
+from jobtui.backend.coordination.local import LocalCoordinator
+from jobtui.backend.deploy.batches import FleetResult, HostTask, roll
+from jobtui.backend.deploy.frame import Operation, OperationFailed, run_operation
+from jobtui.backend.deploy.host import HostRollout, Replaced
+from jobtui.backend.deploy.policy import RolloutControl
+from jobtui.backend.deploy.recovery import HostRecovery, close_entries, unfinished
+from jobtui.backend.docker.hosts import HostConnection
 from jobtui.config.loader import parse_inventory
 from jobtui.config.models import Service, UpdateConfig
 

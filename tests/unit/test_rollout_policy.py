@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 import pytest
 
-from jobtui.backend.container_create import (
+from jobtui.backend.deploy.create import (
     CreateArgs,
     PullFailed,
     PullProgress,
@@ -18,8 +18,7 @@ from jobtui.backend.container_create import (
     restart_policy,
     rollout_labels,
 )
-from jobtui.backend.model import ContainerInfo
-from jobtui.backend.rollout import (
+from jobtui.backend.deploy.policy import (
     RollbackCandidate,
     RolloutControl,
     batches,
@@ -29,7 +28,8 @@ from jobtui.backend.rollout import (
     retained_version,
     to_prune,
 )
-from jobtui.backend.spec import desired_spec, spec_hash
+from jobtui.backend.docker.spec import desired_spec, spec_hash
+from jobtui.backend.model import ContainerInfo
 from jobtui.config.loader import parse_inventory
 from jobtui.config.models import Healthcheck
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from jobtui.backend.docker.service_containers import belongs_to
 from jobtui.backend.model import ContainerInfo, FleetSnapshot, HostState, HostStatus
-from jobtui.backend.status import belongs_to, service_rows, unmanaged
+from jobtui.backend.observe.rows import service_rows, unmanaged
 from jobtui.config.loader import parse_inventory
 
 INVENTORY = parse_inventory(

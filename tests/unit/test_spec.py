@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from jobtui.backend.spec import (
+from jobtui.backend.docker.spec import (
     NO_DEFAULTS,
     ContainerSpec,
     Defaults,

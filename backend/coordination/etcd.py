@@ -1,0 +1,324 @@
+"""Deploy locks, instance registration and the deploy journal in etcd v3.
+
+Key layout under the inventory's ``etcd.prefix`` (default ``/jobtui``); every
+value is a JSON object:
+
+``<prefix>/services/<service>/<host>``
+    One running instance, for the load balancers (confd):
+    ``{"address": "127.0.0.1", "port": 18080, "container": "web_1700000000",
+    "version": "v2", "updated": 1700000000.5}`` — ``port`` is ``null`` for a
+    service without one, ``updated`` is Unix time. Put when an instance starts
+    or is replaced, deleted when it stops. A confd template ranges over
+    ``getvs "<prefix>/services/<service>/*"`` and reads ``address`` and ``port``.
+
+``<prefix>/locks/<service>``
+    The service's deploy lock: ``{"user", "host", "pid", "since", "op"}`` of
+    the holder. Created only if absent (a transaction comparing the key's
+    create revision with 0) and attached to a lease of the lock's TTL that
+    the holder refreshes while it works; a holder that dies stops refreshing
+    and its lock disappears with the lease.
+
+``<prefix>/journal/<time-ns, 20 digits>-<op_id>-<state>``
+    One journal record: ``{"op_id", "kind", "service", "user", "hosts",
+    "from_version", "to_version", "state", "time", "duration", "message"}``.
+    An operation writes ``started`` before it touches anything, then ``done``,
+    ``failed`` or ``aborted``. Keys sort by time, so the newest are read with a
+    descending range.
+
+Every call has a deadline (``timeout``); an etcd that cannot be reached raises
+:class:`~jobtui.backend.coordination.factory.CoordinationError` instead of hanging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import math
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from jobtui.backend.contract import Instance, JournalEntry, LockedError, LockOwner
+from jobtui.backend.coordination.etcd_import import EtcdImportError, load_etcd3
+from jobtui.backend.coordination.factory import (
+    CoordinationError,
+    entry_from_json,
+    entry_to_json,
+    instance_from_json,
+    instance_to_json,
+    owner_from_json,
+    owner_to_json,
+)
+from jobtui.config.models import EtcdConfig
+
+T = TypeVar("T")
+
+JOURNAL_PAGE = 200
+"""Journal keys read per request while filtering by service."""
+
+
+def parse_endpoint(endpoint: str) -> tuple[str, int]:
+    """``host:port`` (optionally ``http://``, IPv6 in brackets) into host and port."""
+    text = endpoint.strip()
+    for scheme in ("http://", "https://"):
+        if text.startswith(scheme):
+            text = text[len(scheme) :]
+    text = text.rstrip("/")
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""
+    try:
+        port = int(port_text) if port_text else 2379
+    except ValueError:
+        raise CoordinationError(f"etcd endpoint {endpoint!r} is not host:port") from None
+    if not host or not 0 < port < 65536:
+        raise CoordinationError(f"etcd endpoint {endpoint!r} is not host:port")
+    return host, port
+
+
+class EtcdCoordinator:
+    """The :class:`~jobtui.backend.contract.Coordinator` on etcd v3 (see the module doc)."""
+
+    def __init__(self, config: EtcdConfig, *, timeout: float = 5.0) -> None:
+        try:
+            self._etcd3: Any = load_etcd3()
+        except EtcdImportError as exc:
+            raise CoordinationError(str(exc)) from exc
+        # grpc has no type stubs; its error class is only needed to catch it.
+        self._rpc_error: type[Exception] = importlib.import_module("grpc").RpcError
+        errors = self._etcd3.exceptions
+        self._lost = (errors.ConnectionFailedError, errors.ConnectionTimeoutError)
+        self.config = config
+        self.timeout = timeout
+        self._base = config.prefix.rstrip("/")
+        self._endpoints = [parse_endpoint(e) for e in config.endpoints]
+        self._user, self._password = _credentials(config)
+        self._guard = threading.Lock()
+        self._client: Any = None
+        self._endpoint = ""
+
+    # Keys.
+
+    def instance_key(self, service: str, host: str) -> str:
+        return f"{self._base}/services/{service}/{host}"
+
+    def lock_key(self, service: str) -> str:
+        return f"{self._base}/locks/{service}"
+
+    def journal_key(self, entry: JournalEntry) -> str:
+        return f"{self._base}/journal/{round(entry.time * 1e9):020d}-{entry.op_id}-{entry.state}"
+
+    # Locks.
+
+    def acquire(self, service: str, owner: LockOwner, ttl: float = 60.0) -> EtcdServiceLock:
+        """Take the service's deploy lock or raise ``LockedError`` naming the holder."""
+        key, value = self.lock_key(service), owner_to_json(owner)
+        lease_ttl = max(1, math.ceil(ttl))
+
+        def attempt(client: Any) -> tuple[int | None, bytes | None]:
+            lease = client.lease(lease_ttl)
+            txn = client.transactions
+            try:
+                won, responses = client.transaction(
+                    compare=[txn.create(key) == 0],
+                    success=[txn.put(key, value, lease=lease.id)],
+                    failure=[txn.get(key)],
+                )
+            except BaseException:
+                _quietly(lambda: client.revoke_lease(lease.id))
+                raise
+            if won:
+                return int(lease.id), None
+            client.revoke_lease(lease.id)
+            found = responses[0] if responses else []
+            return None, (found[0][0] if found else None)
+
+        lease_id, held_by = self._call(f"lock {service}", attempt)
+        if lease_id is None:
+            raise LockedError(service, owner_from_json(held_by) if held_by else None)
+        return EtcdServiceLock(self, service, key, value, lease_id)
+
+    def holder(self, service: str) -> LockOwner | None:
+        value, _meta = self._call(
+            f"read the lock of {service}", lambda c: c.get(self.lock_key(service))
+        )
+        return owner_from_json(value) if value else None
+
+    # Instances.
+
+    def register(self, instance: Instance) -> None:
+        key = self.instance_key(instance.service, instance.host)
+        value = instance_to_json(instance)
+        self._call(f"register {instance.service} on {instance.host}", lambda c: c.put(key, value))
+
+    def deregister(self, service: str, host: str) -> None:
+        key = self.instance_key(service, host)
+        self._call(f"deregister {service} on {host}", lambda c: c.delete(key))
+
+    def instances(self, service: str) -> Sequence[Instance]:
+        prefix = f"{self._base}/services/{service}/"
+        found = self._call(f"list instances of {service}", lambda c: list(c.get_prefix(prefix)))
+        result: list[Instance] = []
+        for value, meta in found:
+            host = meta.key.decode()[len(prefix) :]
+            instance = instance_from_json(service, host, value)
+            if instance is not None:
+                result.append(instance)
+        return sorted(result, key=lambda i: i.host)
+
+    # Journal.
+
+    def record(self, entry: JournalEntry) -> None:
+        key, value = self.journal_key(entry), entry_to_json(entry)
+        self._call(f"write the journal of {entry.service}", lambda c: c.put(key, value))
+
+    def journal(self, service: str | None = None, limit: int = 50) -> Sequence[JournalEntry]:
+        """Newest first; only ``service``'s entries when it is given."""
+        start = f"{self._base}/journal/"
+        end = f"{self._base}/journal0"  # '0' follows '/': the end of the prefix range
+        found: list[JournalEntry] = []
+        while len(found) < limit:
+            # With a filter a page may hold fewer matches than asked: keep paging back.
+            page = self._journal_page(start, end)
+            for kv in page:
+                entry = entry_from_json(kv.value)
+                if entry is not None and (service is None or entry.service == service):
+                    found.append(entry)
+            if len(page) < JOURNAL_PAGE:
+                break
+            end = page[-1].key  # the range end is exclusive: continue below the oldest seen
+        return found[:limit]
+
+    def _journal_page(self, start: str, end: str | bytes) -> list[Any]:
+        def read(client: Any) -> list[Any]:
+            response = client.get_range_response(
+                start, end, sort_order="descend", sort_target="key", limit=JOURNAL_PAGE
+            )
+            return list(response.kvs)
+
+        return self._call("read the journal", read)
+
+    def close(self) -> None:
+        with self._guard:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    # Connection.
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint in use, ``""`` before the first call."""
+        return self._endpoint
+
+    def _call(self, what: str, action: Callable[[Any], T]) -> T:
+        client = self._connected()
+        try:
+            return action(client)
+        except (self._etcd3.Etcd3Exception, self._rpc_error) as exc:
+            if isinstance(exc, self._lost):
+                # Forget the client so the next call tries every endpoint again.
+                with self._guard:
+                    if self._client is client:
+                        self._client = None
+                _quietly(client.close)
+            raise CoordinationError(
+                f"etcd {self._endpoint}: cannot {what}: {_reason(exc)}"
+            ) from exc
+
+    def _connected(self) -> Any:
+        with self._guard:
+            if self._client is not None:
+                return self._client
+            problems: list[str] = []
+            for host, port in self._endpoints:
+                try:
+                    client = self._etcd3.client(
+                        host, port, timeout=self.timeout, user=self._user, password=self._password
+                    )
+                except self._rpc_error as exc:  # authentication is the only call made here
+                    problems.append(f"{host}:{port}: {_reason(exc)}")
+                    continue
+                try:
+                    client.status()
+                except (self._etcd3.Etcd3Exception, self._rpc_error) as exc:
+                    problems.append(f"{host}:{port}: {_reason(exc)}")
+                    _quietly(client.close)
+                    continue
+                self._client, self._endpoint = client, f"{host}:{port}"
+                return client
+            raise CoordinationError("etcd cannot be reached: " + "; ".join(problems))
+
+
+class EtcdServiceLock:
+    """A held deploy lock: a key attached to a lease that must be refreshed."""
+
+    def __init__(
+        self, coordinator: EtcdCoordinator, service: str, key: str, value: str, lease_id: int
+    ) -> None:
+        self.service, self.key, self.lease_id = service, key, lease_id
+        self._coordinator, self._value = coordinator, value
+        self._released = False
+
+    def refresh(self) -> None:
+        """Extend the lease; ``CoordinationError`` when it has already expired."""
+        responses = self._coordinator._call(
+            f"refresh the lock of {self.service}",
+            lambda c: list(c.refresh_lease(self.lease_id)),
+        )
+        if not responses or responses[0].TTL <= 0:
+            raise CoordinationError(
+                f"the deploy lock of {self.service} expired (its lease ran out); "
+                "another operator may have taken it"
+            )
+
+    def release(self) -> None:
+        """Delete the lock if it is still ours, then revoke the lease (idempotent)."""
+        if self._released:
+            return
+        self._released = True
+        key, value = self.key, self._value
+
+        def delete_if_ours(client: Any) -> None:
+            txn = client.transactions
+            client.transaction(
+                compare=[txn.value(key) == value], success=[txn.delete(key)], failure=[]
+            )
+
+        self._coordinator._call(f"release the lock of {self.service}", delete_if_ours)
+        # The lease may have expired already (NOT_FOUND): nothing is left to free then.
+        lease_id = self.lease_id
+        _quietly(lambda: self._coordinator._call("revoke", lambda c: c.revoke_lease(lease_id)))
+
+
+def _credentials(config: EtcdConfig) -> tuple[str | None, str | None]:
+    if config.password_env is None:
+        if config.username is not None:
+            raise CoordinationError("etcd.username is set but etcd.password_env is not")
+        return None, None
+    password = os.environ.get(config.password_env)
+    if password is None:
+        raise CoordinationError(f"etcd.password_env names {config.password_env}, which is not set")
+    if config.username is None:
+        raise CoordinationError("etcd.password_env is set but etcd.username is not")
+    return config.username, password
+
+
+def _reason(exc: BaseException) -> str:
+    details = getattr(exc, "details", None)
+    if callable(details):
+        text = details()
+        if text:
+            return str(text)
+    return str(exc) or type(exc).__name__
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    # Best-effort cleanup: the caller reports the real problem, if any.
+    with contextlib.suppress(Exception):
+        action()

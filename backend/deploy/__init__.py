@@ -1,0 +1,51 @@
+"""The deployment engine: pure first (plan, policy, health), then the effectful
+(per-host executor, lifecycle, batches, the operation frame, recovery) and the
+:class:`Deployer` that the app drives.
+
+The room's front door: other rooms and the app import only these names.
+Each is loaded on first use, so a verb pays only for the clients it needs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from jobtui.backend.doors import lazy_attribute
+
+if TYPE_CHECKING:
+    from jobtui.backend.deploy.deployer import (
+        Deployer as Deployer,
+    )
+    from jobtui.backend.deploy.plan import (
+        Action as Action,
+        ActionKind as ActionKind,
+        ServicePlan as ServicePlan,
+        render_plan as render_plan,
+    )
+    from jobtui.backend.deploy.policy import (
+        RollbackCandidate as RollbackCandidate,
+        RolloutControl as RolloutControl,
+    )
+
+EXPORTS: dict[str, tuple[str, ...]] = {
+    "deployer": (
+        "Deployer",
+    ),
+    "plan": (
+        "Action",
+        "ActionKind",
+        "ServicePlan",
+        "render_plan",
+    ),
+    "policy": (
+        "RollbackCandidate",
+        "RolloutControl",
+    ),
+}
+"""Module of this room -> the names it offers."""
+
+__all__ = sorted(name for names in EXPORTS.values() for name in names)
+
+
+def __getattr__(name: str) -> object:
+    return lazy_attribute(__name__, EXPORTS, name)
