@@ -132,19 +132,18 @@ def _plural(count: int, word: str) -> str:
 
 def _observe_once(inventory: Inventory, *, drift: bool = False) -> tuple[FleetSnapshot, Drift]:
     """Ask every host once; with ``drift`` also inspect each running instance."""
-    from jobtui.backend.docker import HostPool
-    from jobtui.backend.observe import DriftChecker, FleetObserver
+    from jobtui.app.engine import Engine
+    from jobtui.backend.observe import DriftChecker
 
-    pool = HostPool(inventory.hosts, timeout=SETTLE_TIMEOUT)
-    observer = FleetObserver(inventory.hosts, pool=pool)
-    observer.start(lambda: None)
-    try:
-        observer.wait_settled(SETTLE_TIMEOUT)
-        fleet = observer.snapshot()
-        return fleet, DriftChecker(inventory, pool).check(fleet) if drift else {}
-    finally:
-        observer.stop()
-        pool.close()
+    with Engine(inventory, timeout=SETTLE_TIMEOUT) as engine:
+        observer = engine.observer()
+        observer.start(lambda: None)
+        try:
+            observer.wait_settled(SETTLE_TIMEOUT)
+            fleet = observer.snapshot()
+            return fleet, DriftChecker(inventory, engine.pool).check(fleet) if drift else {}
+        finally:
+            observer.stop()
 
 
 def _status(inventory: Inventory, *, as_json: bool, out: TextIO) -> int:
@@ -192,53 +191,22 @@ def _tui(inventory: Inventory, *, read_only: bool) -> int:
     # Textual loads only for the TUI: the script verbs stay quick to start.
     from jobtui.app.app import make_app
     from jobtui.app.deploy_flow import StepRelay
-    from jobtui.app.log_source import DockerLogSource
-    from jobtui.backend.coordination import current_owner, make_coordinator
-    from jobtui.backend.deploy import Deployer
-    from jobtui.backend.docker import HostPool
-    from jobtui.backend.metrics import DockerStatsMetrics, MetricsSource, PrometheusMetrics
-    from jobtui.backend.observe import FleetObserver
-    from jobtui.backend.registry import RegistryClient
+    from jobtui.app.engine import Engine
 
     # One client per host, shared by the observer, the deployer, logs and stats.
-    pool = HostPool(inventory.hosts, timeout=30.0)
-    registry = RegistryClient(inventory.registry) if inventory.registry else None
-    metrics: MetricsSource = (
-        PrometheusMetrics(inventory.prometheus)
-        if inventory.prometheus
-        else DockerStatsMetrics(pool)
-    )
-    coordinator = None if read_only else make_coordinator(inventory)
-    relay = StepRelay()
-    deployer = None
-    if coordinator is not None:
-        deployer = Deployer(
+    with Engine(inventory) as engine:
+        relay = StepRelay()
+        app = make_app(
             inventory,
-            pool,
-            coordinator,
-            owner=current_owner("tui"),
-            registry=registry,
-            on_step=relay,
+            engine.observer(),
+            engine.registry,
+            read_only=read_only,
+            deployer=None if read_only else engine.deployer("tui", relay),
+            steps=relay,
+            logs=engine.log_source(),
+            metrics=engine.metrics,
         )
-    app = make_app(
-        inventory,
-        FleetObserver(inventory.hosts, pool=pool),
-        registry,
-        read_only=read_only,
-        deployer=deployer,
-        steps=relay,
-        logs=DockerLogSource(pool),
-        metrics=metrics,
-    )
-    try:
         app.run()
-    finally:
-        metrics.close()
-        if coordinator is not None:
-            coordinator.close()
-        if registry is not None:
-            registry.close()
-        pool.close()
     return EXIT_OK
 
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from jobtui.app.engine import Engine
 from jobtui.backend.docker import (
     HostPool,
     HostUnavailable,
@@ -104,7 +105,8 @@ def run_logs(
             )
             return EXIT_USAGE
         hosts = [h for h in hosts if h in args.host]
-    pool = HostPool({h: inventory.hosts[h] for h in hosts}, timeout=CONNECT_TIMEOUT)
+    engine = Engine(inventory, timeout=CONNECT_TIMEOUT, hosts=hosts)
+    pool = engine.pool
     try:
         containers, failed = _running_instances(pool, service.name, err)
         if not containers:
@@ -117,7 +119,7 @@ def run_logs(
         else:
             errors = _collect(targets, printer, tail, since)
     finally:
-        pool.close()
+        engine.close()
     for label, reason in sorted(errors.items()):
         print(f"jobtui: {label}: {reason}", file=err)
     return EXIT_FAILED if failed or errors else EXIT_OK

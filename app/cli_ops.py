@@ -114,29 +114,10 @@ def run(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int:
 
 @contextmanager
 def _engine(inventory: Inventory, verb: str, out: TextIO) -> Iterator[Deployer]:
-    from jobtui.backend.coordination import current_owner, make_coordinator
-    from jobtui.backend.deploy import Deployer
-    from jobtui.backend.docker import HostPool
-    from jobtui.backend.registry import RegistryClient
+    from jobtui.app.engine import Engine
 
-    pool = HostPool(inventory.hosts, timeout=30.0)
-    coordinator = make_coordinator(inventory)
-    registry = RegistryClient(inventory.registry) if inventory.registry else None
-    deployer = Deployer(
-        inventory,
-        pool,
-        coordinator,
-        owner=current_owner(verb),
-        registry=registry,
-        on_step=_step_printer(out),
-    )
-    try:
-        yield deployer
-    finally:
-        coordinator.close()
-        if registry is not None:
-            registry.close()
-        pool.close()
+    with Engine(inventory) as engine:
+        yield engine.deployer(verb, _step_printer(out))
 
 
 def _step_printer(out: TextIO) -> Callable[[StepEvent], None]:

@@ -53,6 +53,8 @@ class ContainerInfo:
     """Unix time it last started, when known (needed for uptime)."""
     finished_at: float | None = None
     """Unix time it last stopped, when known: which stopped container served last."""
+    exit_code: int | None = None
+    """The last exit code of a stopped or restarting container, when Docker said it."""
     image_id: str = ""
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 

@@ -18,6 +18,7 @@ stream with an explicit stack and caps what a file can make the loader do:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 from yaml.events import (
@@ -60,9 +61,13 @@ def short_tag(tag: str) -> str:
     return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
 
 
+def _resolve(value: str, implicit: tuple[bool, bool]) -> str:
+    return str(_RESOLVER.resolve(ScalarNode, value, implicit))  # type: ignore[no-untyped-call]
+
+
 def implicit_tag(value: str) -> str:
     """The tag YAML 1.1 (as PyYAML) gives a plain scalar written ``value``."""
-    return str(_RESOLVER.resolve(ScalarNode, value, (True, False)))
+    return _resolve(value, (True, False))
 
 
 def is_plain(node: ScalarNode) -> bool:
@@ -94,7 +99,8 @@ class _Composer:
         self.documents = 0
 
     def fail(self, event: Event, message: str) -> InventoryError:
-        return InventoryError([Problem(self.file, event.start_mark.line + 1, "", message)])
+        mark: Any = event.start_mark
+        return InventoryError([Problem(self.file, mark.line + 1 if mark else 0, "", message)])
 
     def feed(self, event: Event) -> None:
         if isinstance(event, DocumentStartEvent):
@@ -147,10 +153,12 @@ class _Composer:
         value = event.value
         tag = event.tag
         if tag is None or tag == "!":
-            tag = str(_RESOLVER.resolve(ScalarNode, value, event.implicit))
+            tag = _resolve(value, event.implicit)
         elif tag in _FITS and implicit_tag(value) not in _FITS[tag]:
             tag = MISMATCH + tag
-        return ScalarNode(tag, value, event.start_mark, event.end_mark, style=event.style)
+        start: Any = event.start_mark
+        end: Any = event.end_mark
+        return ScalarNode(tag, value, start, end, style=event.style)
 
     def collection(self, event: CollectionStartEvent) -> SequenceNode | MappingNode:
         mapping = isinstance(event, MappingStartEvent)
@@ -158,7 +166,8 @@ class _Composer:
         if tag is None or tag == "!":
             tag = MAP if mapping else SEQ
         kind = MappingNode if mapping else SequenceNode
-        return kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+        start: Any = event.start_mark
+        return kind(tag, [], start, None, flow_style=event.flow_style)
 
     def alias(self, event: AliasEvent) -> Node:
         name = event.anchor
@@ -175,12 +184,11 @@ class _Composer:
                 f"aliases expand to more than {ALIAS_NODES_MAX} values (an alias bomb?)",
             )
         # A node of its own, marked where the alias is written; its contents are shared.
-        copy: Node
+        start: Any = event.start_mark
+        end: Any = event.end_mark
         if isinstance(node, ScalarNode):
-            copy = ScalarNode(node.tag, node.value, event.start_mark, event.end_mark, node.style)
-        else:
-            copy = type(node)(node.tag, node.value, event.start_mark, event.end_mark)
-        return copy
+            return ScalarNode(node.tag, node.value, start, end, node.style)
+        return type(node)(node.tag, node.value, start, end)
 
 
 def compose(text: str, file: str) -> Node | None:

@@ -10,8 +10,8 @@ names and words        :func:`parse_name` (services, hosts), :func:`parse_tag`
                        (versions), :func:`parse_image`, :func:`parse_digest`,
                        :func:`parse_env_key`, :func:`parse_env_name`,
                        :func:`parse_label_name`, :func:`parse_network_mode`
-amounts                :func:`parse_duration`, :func:`parse_since`,
-                       :func:`parse_size`, :func:`parse_cpus`, :func:`parse_restart`,
+amounts                :func:`parse_duration`, :func:`parse_size`, :func:`parse_cpus`,
+                       :func:`parse_restart`,
                        :func:`parse_percent`, :func:`parse_count`, :func:`parse_tail`
 addresses              :func:`parse_port`, :func:`parse_port_number`, :func:`parse_host`,
                        :func:`parse_http_url`, :func:`parse_registry_url`,
@@ -74,7 +74,6 @@ from jobtui.config.quantities import (
     parse_duration,
     parse_percent,
     parse_restart,
-    parse_since,
     parse_size,
     parse_tail,
 )
@@ -118,7 +117,6 @@ __all__ = [
     "parse_port_number",
     "parse_registry_url",
     "parse_restart",
-    "parse_since",
     "parse_size",
     "parse_ssh_destination",
     "parse_ssh_option",

@@ -1,16 +1,16 @@
-"""Grammars of amounts: durations, points in time, byte sizes, CPUs, counts, restart policies.
+"""Grammars of amounts: durations, byte sizes, CPUs, counts, shares, restart policies.
 
-One duration grammar serves the whole project (inventory fields and CLI
-arguments such as ``logs --since``). Every amount is finite and bounded, read
-from ASCII digits only, and never goes through ``int()`` or ``float()`` on
-text that could be huge, non-ASCII or ``inf``.
+One duration grammar serves the whole project: inventory fields, and CLI
+arguments such as ``logs --since`` through ``jobtui.backend.times``. Every
+amount is finite and bounded, read from ASCII digits only, and never goes
+through ``int()`` or ``float()`` on text that could be huge, non-ASCII or
+``inf``.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
 
 from jobtui.config.errors import show
 
@@ -73,31 +73,6 @@ def parse_duration(text: str, *, maximum: float = DURATION_MAX) -> float:
         float(number) * _DURATION_UNIT[unit] for number, unit in _DURATION_PART.findall(stripped)
     )
     return bounded_seconds(total, text, maximum=maximum)
-
-
-def parse_since(text: str, *, now: float, maximum: float = DURATION_MAX) -> float:
-    """A point in time as Unix seconds: a duration ago (``10m``) or an ISO 8601 time with zone.
-
-    A time without a zone is refused rather than guessed (``2024-05-01T10:00:00Z``
-    and ``2024-05-01 12:00+02:00`` are accepted). ``now`` is the current Unix time.
-    """
-    try:
-        return now - parse_duration(text, maximum=maximum)
-    except ValueError:
-        pass
-    stripped = text.strip()
-    if len(stripped) > _TEXT_MAX or not stripped.isascii() or not stripped[:4].isdigit():
-        raise ValueError(
-            f"{show(text)} is neither a duration ({DURATION_EXAMPLES}) "
-            "nor a time such as 2024-05-01T10:00:00Z"
-        )
-    try:
-        moment = datetime.fromisoformat(stripped)
-    except ValueError:
-        raise ValueError(f"{show(text)} is not a time such as 2024-05-01T10:00:00Z") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{show(text)}: add a time zone (Z, +02:00 …) to say which 10 o'clock")
-    return moment.timestamp()
 
 
 def format_seconds(seconds: float) -> str:

@@ -110,7 +110,12 @@ def decode(data: bytes, file: str) -> str:
 def check_characters(text: str, file: str) -> str:
     """``text`` when YAML allows every character in it; else the first few, with their lines."""
     problems: list[Problem] = []
+    lines: set[int] = set()
     for match in _NOT_PRINTABLE.finditer(text):
+        line = _line_at(text, match.start())
+        if line in lines:
+            continue
+        lines.add(line)
         code = ord(match.group())
         kind = "control character" if code < 0x20 or 0x7F <= code <= 0x9F else "character"
         escape = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
@@ -118,7 +123,7 @@ def check_characters(text: str, file: str) -> str:
         problems.append(
             Problem(
                 file,
-                _line_at(text, match.start()),
+                line,
                 "",
                 f"{kind} U+{code:04X} is not allowed in YAML; inside double quotes "
                 f"write it as {escape}{hint}",

@@ -201,9 +201,8 @@ class Sections:
         endpoints: list[str] = []
         for index, item in enumerate(items or []):
             key = "etcd.endpoints" if item is ends else f"etcd.endpoints[{index}]"
-            text = self.check.text(item, key)
-            if text is not None and self.check.parsed(item, key, grammar.parse_etcd_endpoint):
-                endpoints.append(text.strip())
+            if self.check.parsed(item, key, grammar.parse_etcd_endpoint) is not None:
+                endpoints.append(str(item.value))
         if items == []:
             self.check.report(ends, "etcd.endpoints", "needs at least one host:port")
         prefix = _get(

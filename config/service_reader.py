@@ -108,6 +108,7 @@ class ServiceReader:
         return ServiceReader(self.check, values, key, self.environ)
 
     def hosts(self, node: Node, key: str) -> tuple[str, ...] | None:
+        items: list[tuple[Node, str]]
         if isinstance(node, ScalarNode):
             items = [(node, key)]
         else:
@@ -175,6 +176,11 @@ class ServiceReader:
         """Bytes: an integer or a size such as ``512m``; 0 or at least Docker's 6 MiB."""
         if isinstance(node, ScalarNode) and node.tag == INT:
             size = self.check.integer(node, key, minimum=0, maximum=SIZE_MAX)
+        elif isinstance(node, ScalarNode) and node.tag != STR:
+            self.check.report(
+                node, key, f"expected a size (e.g. 512m, 1g) or bytes, found {describe(node)}"
+            )
+            return None
         else:
             size = self.check.parsed(node, key, grammar.parse_size)
         if size is None:
@@ -196,6 +202,9 @@ class ServiceReader:
             except ValueError as exc:
                 self.check.report(node, key, str(exc))
                 return None
+        if isinstance(node, ScalarNode) and node.tag != STR:
+            self.check.report(node, key, f"expected a number (e.g. 1.5), found {describe(node)}")
+            return None
         return self.check.parsed(node, key, grammar.parse_cpus)
 
     def restart(self, node: Node, key: str) -> str | None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         container_from_api as container_from_api,
         event_changes_listing as event_changes_listing,
         event_fields as event_fields,
+        exit_code_of as exit_code_of,
         parse_docker_time as parse_docker_time,
         uptime_upper_bound as uptime_upper_bound,
     )
@@ -59,6 +60,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "container_from_api",
         "event_changes_listing",
         "event_fields",
+        "exit_code_of",
         "parse_docker_time",
         "uptime_upper_bound",
     ),

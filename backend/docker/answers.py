@@ -66,9 +66,16 @@ def container_from_api(
         status=str(data.get("Status") or ""),
         created=float(data.get("Created") or 0),
         started_at=started_at if up else None,
+        exit_code=None if up else exit_code_of(str(data.get("Status") or "")),
         image_id=str(data.get("ImageID") or ""),
         labels=MappingProxyType(dict(data.get("Labels") or {})),
     )
+
+
+def exit_code_of(status: str) -> int | None:
+    """The exit code in a list status such as ``Exited (137) 2 hours ago``; ``None`` if none."""
+    match = re.match(r"^(?:Exited|Restarting)\s+\((-?\d+)\)", status.strip())
+    return int(match.group(1)) if match else None
 
 
 def event_fields(event: Mapping[str, Any]) -> tuple[str, str, float]:

@@ -271,12 +271,18 @@ class HostWatch:
         with self._lock:
             started = self._started.get(container_id)
             finished = self._finished.get(container_id)
+        # Only a managed container that ran and stopped has a stop time worth
+        # one inspect; one stopped while we watch gets it from its die event.
+        ended = row.get("State") in ("exited", "dead")
         managed = LABEL_SERVICE in (row.get("Labels") or {})
-        if (started is None and up) or (finished is None and not up and managed):
+        if (started is None and up) or (finished is None and ended and managed):
             # Once per container: afterwards its start and die events carry the times.
             started, finished = self._inspect_times(container_id)
+            if ended and managed:
+                with self._lock:  # 0.0: asked once, Docker had no time; never ask again
+                    self._finished.setdefault(container_id, finished or 0.0)
         container = container_from_api(row, self.name, started)
-        return container if up else replace(container, finished_at=finished)
+        return container if up else replace(container, finished_at=finished or None)
 
     def _inspect_times(self, container_id: str) -> tuple[float | None, float | None]:
         """StartedAt and FinishedAt of one container, remembered for later lists."""

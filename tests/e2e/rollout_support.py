@@ -1,9 +1,12 @@
 """Helpers of the rollout e2e tests: deployers on the real stack, and the demo kept as found.
 
-:class:`DemoGuard` notes which container serves each demo service on each
-host before a test and, afterwards, whatever happened, starts that one again,
-stops the others and removes every container the test's operations created.
-Test-only services (names starting ``rt-``) are removed entirely.
+Before a test, :func:`settle` puts every demo service on its inventory
+version on each of its hosts (``worker`` on v1 …) if it is not there,
+whatever an earlier test or a person left. :class:`DemoGuard` then notes
+which container serves each demo service on each host and, afterwards,
+whatever happened, starts that one again, stops the others and removes every
+container the test's operations created. Test-only services (names starting
+``rt-``) are removed entirely.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from jobtui.backend.contract import Coordinator, OpResult, StepEvent
+from jobtui.backend.contract import Coordinator, OpResult, Outcome, StepEvent
 from jobtui.backend.coordination.factory import current_owner
 from jobtui.backend.coordination.local import LocalCoordinator
 from jobtui.backend.deploy.deployer import Deployer
@@ -90,6 +93,19 @@ class Run:
         ]
 
 
+def settle(
+    inventory: Inventory, pool: HostPool, state_dir: Path, registry: RegistryClient | None
+) -> None:
+    """Deploy, with a deployer of its own, each service whose plan is not a no-op."""
+    deployer = Deployer(
+        inventory, pool, LocalCoordinator(state_dir), owner=current_owner(), registry=registry
+    )
+    for service in inventory.services:
+        if deployer.plan(service.name).changes():
+            result = deployer.deploy(service.name)
+            assert result.outcome is Outcome.DONE, f"{service.name} not put back first: {result}"
+
+
 class DemoGuard:
     """Keeps the shared demo as a test found it (see the module doc)."""
 
@@ -148,11 +164,24 @@ class Rollouts:
         self.stack_inventory, self.tmp_path = stack_inventory, tmp_path
         self.inventory = load_inventory(stack_inventory)
         self.pool = HostPool(self.inventory.hosts)
-        self.guard = DemoGuard(self.inventory, self.pool)
         self.registry: RegistryClient | None = None
         if self.inventory.registry is not None:
             self.registry = RegistryClient(self.inventory.registry)
+        try:
+            for name in self.pool:
+                self.pool[name].connect()  # ssh:// hosts: starts the forward the guard reads
+            settle(self.inventory, self.pool, tmp_path / "settle", self.registry)
+            self.guard = DemoGuard(self.inventory, self.pool)
+        except BaseException:
+            self._close_clients()
+            raise
         self._extra_guards: list[DemoGuard] = []
+
+    def port(self, service: str) -> int:
+        """Where the demo's ``service`` answers (on the stack's own ports)."""
+        port = service_port(self.inventory.service(service))
+        assert port is not None, f"{service} has no port"
+        return port
 
     def run(
         self,
@@ -191,9 +220,12 @@ class Rollouts:
                 guard.restore()
             self.guard.assert_restored()
         finally:
-            if self.registry is not None:
-                self.registry.close()
-            self.pool.close()
+            self._close_clients()
+
+    def _close_clients(self) -> None:
+        if self.registry is not None:
+            self.registry.close()
+        self.pool.close()
 
 
 def timed(action: Callable[[], OpResult]) -> tuple[OpResult, float]:

@@ -72,7 +72,7 @@ def test_second_deployer_is_refused_with_exit_3_naming_the_holder(stack: Any) ->
         assert holder.pid == first.pid
         out, err = first.communicate(timeout=120)
         assert first.returncode == 0, out + err
-        assert answer(18080) == "web v2"
+        assert answer(stack.web_port) == "web v2"
         history = jobtui(stack, "history", "web")
         assert history.returncode == 0
         newest = history.stdout.splitlines()[1]
@@ -85,11 +85,11 @@ def test_second_deployer_is_refused_with_exit_3_naming_the_holder(stack: Any) ->
         coordinator.close()
         restore = jobtui(stack, "rollback", "web", "--to", "v1", "--yes")
         assert restore.returncode == 0, restore.stdout + restore.stderr
-    assert answer(18080) == "web v1"
+    assert answer(stack.web_port) == "web v1"
 
 
 def test_failed_deploy_exits_1_and_v1_keeps_serving(stack: Any) -> None:
     result = jobtui(stack, "deploy", "web", "--version", "broken", "--yes")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FAILED" in result.stdout
-    assert answer(18080) == "web v1"
+    assert answer(stack.web_port) == "web v1"

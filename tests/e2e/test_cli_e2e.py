@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 JOBTUI = str(Path(sys.executable).with_name("jobtui"))
 
 
@@ -25,7 +27,8 @@ def test_status_json_shows_both_hosts_and_the_demo_services(stack: Any) -> None:
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
     hosts = {h["name"]: h for h in status["hosts"]}
-    assert set(hosts) == {"host-a", "host-b"}
+    assert set(hosts) == set(yaml.safe_load(stack.inventory.read_text())["hosts"])
+    assert {"host-a", "host-b", "host-tls"} <= set(hosts)
     assert all(h["status"] == "up" and h["docker_version"] for h in hosts.values())
     rows = {(s["service"], s["host"]): s for s in status["services"]}
     assert set(rows) >= {

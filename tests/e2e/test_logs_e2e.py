@@ -28,7 +28,6 @@ from jobtui.config.models import Host
 if TYPE_CHECKING:
     from conftest import Stack
 
-IMAGE = "127.0.0.1:45000/demo/worker:v1"
 TEST_LABEL = "jobtui.test"
 TEST_LABEL_VALUE = "logs-e2e"
 
@@ -143,14 +142,17 @@ def test_worker_on_both_hosts_arrives_merged_with_host_prefixes(
     assert all(b - a >= 0.09 for a, b in itertools.pairwise(times))
 
 
-def test_tail_returns_exactly_the_last_lines(connections: dict[str, HostConnection]) -> None:
+def test_tail_returns_exactly_the_last_lines(
+    stack: Stack, connections: dict[str, HostConnection]
+) -> None:
     client = connections["host-b"].client
     remove_test_containers(client)
     # stdout and stderr reach the log file through separate copiers: keep them apart
     # in time so that the file's order (which tail counts in) is the script's.
     script = "echo oops >&2; sleep 1; for i in $(seq 1 50); do echo line $i; done; printf end"
     container = client.containers.create(
-        IMAGE, ["sh", "-c", script], name=f"jobtui-logs-tail-{uuid.uuid4().hex[:8]}",
+        stack.image("worker:v1"), ["sh", "-c", script],
+        name=f"jobtui-logs-tail-{uuid.uuid4().hex[:8]}",
         network_mode="host", labels={TEST_LABEL: TEST_LABEL_VALUE},
     )  # fmt: skip
     try:
@@ -212,13 +214,13 @@ def test_stop_cancels_the_streams_and_leaves_no_threads_or_connections(stack: St
 
 
 def test_a_yes_flood_is_dropped_not_hoarded_and_stops_promptly(
-    connections: dict[str, HostConnection],
+    stack: Stack, connections: dict[str, HostConnection]
 ) -> None:
     client = connections["host-a"].client
     remove_test_containers(client)
     threads_before = set(threading.enumerate())
     container = client.containers.create(
-        IMAGE, ["sh", "-c", "yes jobtui-flood-line"],
+        stack.image("worker:v1"), ["sh", "-c", "yes jobtui-flood-line"],
         name=f"jobtui-logs-flood-{uuid.uuid4().hex[:8]}",
         network_mode="host", labels={TEST_LABEL: TEST_LABEL_VALUE},
     )  # fmt: skip

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from conftest import Stack
 
 SIZE = (120, 36)
-IMAGE = "127.0.0.1:45000/demo/worker:v1"
 TEST_LABEL = "jobtui.test"
 TEST_LABEL_VALUE = "logs-tui"
 
@@ -149,8 +148,9 @@ def test_logs_screen_merges_worker_from_both_hosts_and_leaves_no_threads(stack: 
 def flood_inventory(stack: Stack, tmp_path: Path) -> Path:
     """A copy of the demo inventory with a ``flood`` service on host-a."""
     text = stack.inventory.read_text()
+    image = stack.image("worker:v1")
     service = (
-        f"  - name: flood\n    image: {IMAGE}\n    run_on_host: host-a\n    network_mode: host\n"
+        f"  - name: flood\n    image: {image}\n    run_on_host: host-a\n    network_mode: host\n"
     )
     path = tmp_path / "flood.yml"
     path.write_text(text.rstrip("\n") + "\n" + service)
@@ -167,7 +167,7 @@ def flood(stack: Stack) -> Iterator[Any]:
     ):
         old.remove(force=True)
     container = client.containers.run(
-        IMAGE,
+        stack.image("worker:v1"),
         ["sh", "-c", "yes jobtui-flood-line"],
         name=f"flood_{int(time.time())}",
         labels={**labels, LABEL_SERVICE: "flood"},

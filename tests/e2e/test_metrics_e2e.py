@@ -33,7 +33,6 @@ from jobtui.config.models import Inventory, PrometheusConfig
 if TYPE_CHECKING:
     from conftest import Stack
 
-IMAGE = "127.0.0.1:45000/demo/worker:v1"
 TEST_LABEL = "jobtui.test"
 TEST_VALUE = "metrics-e2e"
 DEMO_SERVICES = {"web", "api", "worker"}
@@ -153,14 +152,15 @@ def test_usage_agrees_with_what_the_standin_published(
 
 
 @pytest.fixture
-def burner(pool: HostPool) -> Iterator[ContainerInfo]:
+def burner(stack: Stack, pool: HostPool) -> Iterator[ContainerInfo]:
     client: docker.DockerClient = pool["host-b"].client
     for leftover in client.containers.list(
         all=True, filters={"label": f"{TEST_LABEL}={TEST_VALUE}"}
     ):
         leftover.remove(force=True)
     made = client.containers.run(
-        IMAGE, ["sh", "-c", "while :; do :; done"], detach=True, network_mode="host",
+        stack.image("worker:v1"), ["sh", "-c", "while :; do :; done"],
+        detach=True, network_mode="host",
         nano_cpus=int(BURNER_CPUS * 1e9), labels={TEST_LABEL: TEST_VALUE},
         name=f"jobtui-test-burner-{int(time.time())}",
     )  # fmt: skip
@@ -216,7 +216,7 @@ def test_cpu_of_a_busy_container_matches_the_standins_counters(
 def test_the_standin_drops_a_removed_container(stack: Stack, pool: HostPool) -> None:
     client: docker.DockerClient = pool["host-b"].client
     made = client.containers.run(
-        IMAGE, ["sleep", "300"], detach=True, network_mode="host", init=True,
+        stack.image("worker:v1"), ["sleep", "300"], detach=True, network_mode="host", init=True,
         labels={TEST_LABEL: TEST_VALUE}, name=f"jobtui-test-gone-{int(time.time())}",
     )  # fmt: skip
     try:

@@ -26,7 +26,6 @@ from jobtui.config.models import Host
 if TYPE_CHECKING:
     from conftest import Stack
 
-IMAGE = "127.0.0.1:45000/demo/worker:v1"
 TEST_LABEL = "jobtui.test"
 TEST_VALUE = "observe"
 
@@ -97,7 +96,7 @@ def test_both_hosts_up_with_managed_and_unmanaged_containers(
     for container in snapshot.containers():
         if container.service in ("web", "api", "worker"):
             assert container.labels[LABEL_VERSION] == container.version
-            assert container.image.startswith("127.0.0.1:45000/demo/")
+            assert container.image.startswith(f"{stack.registry_host}/demo/")
             assert container.image_id.startswith("sha256:")
     adhoc = [c for c in snapshot.hosts["host-b"].containers if c.name == "adhoc-debug"]
     assert len(adhoc) == 1 and adhoc[0].service is None and LABEL_SERVICE not in adhoc[0].labels
@@ -128,7 +127,7 @@ def test_a_down_host_in_the_inventory_is_reported_not_raised(stack: Stack) -> No
 
 
 def test_containers_started_and_stopped_elsewhere_show_up_through_events(
-    observer: FleetObserver, docker_a: docker.DockerClient
+    stack: Stack, observer: FleetObserver, docker_a: docker.DockerClient
 ) -> None:
     name = f"e2e-observe-{uuid.uuid4().hex[:8]}"
 
@@ -138,7 +137,7 @@ def test_containers_started_and_stopped_elsewhere_show_up_through_events(
     before = observer.api_calls
     generation = observer.snapshot().generation
     container = docker_a.containers.run(
-        IMAGE,
+        stack.image("worker:v1"),
         ["sleep", "600"],
         name=name,
         detach=True,

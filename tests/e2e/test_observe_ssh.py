@@ -28,7 +28,7 @@ from jobtui.config.models import Host
 if TYPE_CHECKING:
     from conftest import Stack
 
-from test_observe import IMAGE, TEST_LABEL, TEST_VALUE, wait_for
+from test_observe import TEST_LABEL, TEST_VALUE, wait_for
 
 SSHD = "/usr/sbin/sshd"
 
@@ -145,7 +145,7 @@ def test_ssh_host_observed_through_the_forward_and_recovers(stack: Stack, sshd: 
 
         # Events travel through the forward too.
         container = direct.containers.run(
-            IMAGE, ["sleep", "600"], name=name, detach=True, init=True,
+            stack.image("worker:v1"), ["sleep", "600"], name=name, detach=True, init=True,
             network_mode="host", labels={TEST_LABEL: TEST_VALUE},
         )  # fmt: skip
         wait_for(

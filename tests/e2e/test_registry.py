@@ -46,11 +46,11 @@ def test_digest_and_image_id_match_what_the_daemon_pulled(
     by_tag = {t.tag: t for t in registry.tags("demo/worker")}
     daemon = docker.DockerClient(base_url=stack.host_a_url, timeout=30)
     try:
-        image = daemon.images.get("127.0.0.1:45000/demo/worker:v1")
+        image = daemon.images.get(stack.image("worker:v1"))
     finally:
         daemon.close()
     assert by_tag["v1"].image_id == image.id
-    assert f"127.0.0.1:45000/demo/worker@{by_tag['v1'].digest}" in image.attrs["RepoDigests"]
+    assert f"{stack.image('worker')}@{by_tag['v1'].digest}" in image.attrs["RepoDigests"]
 
 
 def test_unknown_repository_raises_a_readable_error(registry: RegistryClient) -> None:

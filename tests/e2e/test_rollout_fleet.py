@@ -2,8 +2,9 @@
 
 The demo worker runs on host-a and host-b with no port and no healthcheck, so
 its gate is "still running after monitor seconds"; these tests shorten
-monitor to 1 s through an inventory in tmp_path. Every test leaves the demo
-as it found it (see ``rollout_support.DemoGuard``).
+monitor to 1 s through an inventory in tmp_path. Every test starts with the
+worker on v1 on both hosts, put there first if it is not, and leaves the
+demo as it found it (see ``rollout_support.settle`` and ``DemoGuard``).
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ FAST_WORKER = {"worker": {"update_config": {"parallelism": 1, "monitor": "1s"}}}
 
 @pytest.fixture
 def rollouts(stack: Stack, tmp_path: Path) -> Iterator[Rollouts]:
+    """Deployers on the stack, with every demo service first on its inventory version."""
     found = Rollouts(stack.inventory, tmp_path)
     try:
+        # What these tests start from, whatever an earlier run or a person left.
+        assert running_versions(found, "worker") == {"host-a": ["v1"], "host-b": ["v1"]}
         yield found
     finally:
         found.close()
@@ -118,7 +122,7 @@ def test_retention_prunes_beyond_keep_oldest_first(
     rollouts: Rollouts, stack: Stack, tmp_path: Path
 ) -> None:
     service = {
-        "name": "rt-retain", "image": "127.0.0.1:45000/demo/worker:v1", "run_on_host": "host-a",
+        "name": "rt-retain", "image": stack.image("worker:v1"), "run_on_host": "host-a",
         "network_mode": "host", "update_config": {"monitor": "0.3s"}, "stop_grace_period": 2,
     }  # fmt: skip
     run = rollouts.run(write_inventory(stack.inventory, tmp_path, extra=[service]), keep=2)
@@ -162,7 +166,7 @@ def test_recover_undoes_an_orphan_and_finishes_a_healthy_new_container(
     rollouts: Rollouts, stack: Stack, tmp_path: Path
 ) -> None:
     service = {
-        "name": "rt-crash", "image": "127.0.0.1:45000/demo/worker:v1", "run_on_host": "host-a",
+        "name": "rt-crash", "image": stack.image("worker:v1"), "run_on_host": "host-a",
         "network_mode": "host", "update_config": {"monitor": "0.5s"}, "stop_grace_period": 2,
     }  # fmt: skip
     run = rollouts.run(write_inventory(stack.inventory, tmp_path, extra=[service]))
@@ -182,7 +186,7 @@ def test_recover_undoes_an_orphan_and_finishes_a_healthy_new_container(
             "jobtui.test": "rollout-recover",
         }  # fmt: skip
         made = api.create_container(
-            "127.0.0.1:45000/demo/worker:v2", name=name, labels=labels,
+            stack.image("worker:v2"), name=name, labels=labels,
             host_config=api.create_host_config(network_mode="host"),
         )  # fmt: skip
         if start:
@@ -215,7 +219,7 @@ def test_deploy_many_runs_services_at_once_bounded_per_host(
 ) -> None:
     def service(name: str, host: str) -> dict[str, object]:
         return {
-            "name": name, "image": "127.0.0.1:45000/demo/worker:v1", "run_on_host": host,
+            "name": name, "image": stack.image("worker:v1"), "run_on_host": host,
             "network_mode": "host", "update_config": {"monitor": "0.5s"}, "stop_grace_period": 2,
         }  # fmt: skip
 

@@ -1,6 +1,6 @@
 """Rollouts of the demo's web and api on the real daemons, registry and etcd.
 
-web (host-a, 127.0.0.1:18080) has a Docker HEALTHCHECK and a fixed port in
+web (host-a, on the stack's web port) has a Docker HEALTHCHECK and a fixed port in
 the host network, so its updates are stop-first with automatic restore. Every
 test leaves the demo as it found it (see ``rollout_support.DemoGuard``).
 """
@@ -52,7 +52,7 @@ def test_update_web_v1_to_v2_keeps_v1_stopped_for_rollback(rollouts: Rollouts) -
     assert new.labels[LABEL_ROLLOUT] == result.op_id
     old = next(c for c in web.values() if c.id == original)
     assert old.state == "exited"  # stopped, kept for rollback
-    assert answer(18080) == "web v2"
+    assert answer(rollouts.port("web")) == "web v2"
     states = [e.state for e in run.coordinator.journal("web") if e.op_id == result.op_id]
     assert states == ["done", "started"]  # newest first
     steps = [s for _, s, status in run.steps(result.op_id) if status == "ok"]
@@ -65,17 +65,17 @@ def test_broken_tag_fails_and_v1_keeps_answering(rollouts: Rollouts) -> None:
     run = rollouts.run()
     original = rollouts.guard.serving[("web", "host-a")]
 
-    with PortWatch(18080) as watch:
+    with PortWatch(rollouts.port("web")) as watch:
         result, seconds = timed(lambda: run.deployer.deploy("web", "broken"))
     print(f"failed web broken deploy took {seconds:.2f} s; "
-          f"18080 silent for at most {watch.longest_gap:.2f} s (stop-first)")  # fmt: skip
+          f"web silent for at most {watch.longest_gap:.2f} s (stop-first)")  # fmt: skip
 
     assert result.outcome is Outcome.FAILED
     (host,) = result.hosts
     assert not host.ok and "exited with code 1" in host.reason and "restored" in host.reason
     assert any("cannot load configuration" in line for line in host.logs)
     assert watch.answers <= {"web v1", None} and "web v1" in watch.answers
-    assert answer(18080) == "web v1"
+    assert answer(rollouts.port("web")) == "web v1"
     running = [c.id for c in rollouts.guard.containers("host-a", "web") if c.running]
     assert running == [original]
     # Nothing of the failed attempt is left.
@@ -106,7 +106,7 @@ def test_rollback_restarts_the_retained_container_without_a_pull(rollouts: Rollo
     assert "reuse" in steps and "pull" not in steps and "create" not in steps
     running = [c.id for c in rollouts.guard.containers("host-a", "web") if c.running]
     assert running == [original]
-    assert answer(18080) == "web v1"
+    assert answer(rollouts.port("web")) == "web v1"
 
 
 def test_stop_first_api_is_restored_after_a_failed_update(
@@ -124,7 +124,7 @@ def test_stop_first_api_is_restored_after_a_failed_update(
     assert order == ["stop-old", "remove-new", "restore"]
     running = [c.id for c in rollouts.guard.containers("host-b", "api") if c.running]
     assert running == [original]
-    assert answer(18081) == "web v1"
+    assert answer(rollouts.port("api")) == "web v1"
 
 
 def test_start_first_failure_never_interrupts_the_old_container(
@@ -132,15 +132,15 @@ def test_start_first_failure_never_interrupts_the_old_container(
 ) -> None:
     # No `port:` here, so nothing forces stop-first: the broken one runs beside v1.
     probe = {
-        "name": "rt-probe", "image": "127.0.0.1:45000/demo/web:v1", "run_on_host": "host-a",
-        "envs": [{"key": "PORT", "value": 18095}], "network_mode": "host",
+        "name": "rt-probe", "image": stack.image("web:v1"), "run_on_host": "host-a",
+        "envs": [{"key": "PORT", "value": stack.ports["probe"]}], "network_mode": "host",
         "update_config": {"monitor": "1s"}, "stop_grace_period": 2,
     }  # fmt: skip
     run = rollouts.run(write_inventory(stack.inventory, tmp_path, extra=[probe]))
     assert run.deployer.deploy("rt-probe").outcome is Outcome.DONE
-    assert answer(18095) == "web v1"
+    assert answer(stack.ports["probe"]) == "web v1"
 
-    with PortWatch(18095) as watch:
+    with PortWatch(stack.ports["probe"]) as watch:
         result = run.deployer.deploy("rt-probe", "broken")
 
     assert result.outcome is Outcome.FAILED
@@ -157,7 +157,8 @@ def test_etcd_holds_the_instance_and_the_journal(rollouts: Rollouts, stack: Stac
         result = run.deployer.deploy("web", "v2")
         assert result.outcome is Outcome.DONE, result
         (instance,) = [i for i in etcd.instances("web") if i.host == "host-a"]
-        assert (instance.address, instance.port, instance.version) == ("127.0.0.1", 18080, "v2")
+        assert (instance.address, instance.version) == ("127.0.0.1", "v2")
+        assert instance.port == rollouts.port("web")
         assert instance.container == result.hosts[0].container
         states = [e.state for e in etcd.journal("web") if e.op_id == result.op_id]
         assert states == ["done", "started"]

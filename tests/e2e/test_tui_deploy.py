@@ -2,7 +2,7 @@
 
 ``u`` on web → pick v2 in the registry's tags → see the plan → ``enter`` →
 the rollout view until the "done" notification; then the Docker daemon itself
-says web runs v2 and 127.0.0.1:18080 answers ``web v2``. The demo is put back
+says web runs v2 and the stack's web port answers ``web v2``. The demo is put back
 as found afterwards (``rollout_support.DemoGuard``: the original v1 container
 serves again and the test's containers are removed).
 """
@@ -126,8 +126,8 @@ def test_update_web_from_v1_to_v2_with_the_tui_keys(stack: Stack, tmp_path: Path
         running = [c for c in rollouts.guard.containers("host-a", "web") if c.running]
         assert [c.labels.get(LABEL_VERSION) for c in running] == ["v2"]
         assert running[0].labels.get(TEST_LABEL) == "tui-deploy"
-        assert answer(18080) == "web v2"
+        assert answer(stack.web_port) == "web v2"
     finally:
         # v1's original container serves again; the test's containers are removed.
         rollouts.close()
-    assert answer(18080) == "web v1"
+    assert answer(stack.web_port) == "web v1"
