@@ -12,20 +12,23 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from jobtui.app import cli_logs, cli_ops, report
+from jobtui.app import cli_logs, cli_ops, cli_outdated, report
 from jobtui.backend.model import FleetSnapshot
 
 if TYPE_CHECKING:
+    from jobtui.backend.deploy import Deployer
     from jobtui.backend.observe import Drift
-from jobtui.config.errors import InventoryError
+from jobtui.config.errors import InventoryError, JobtuiError
 from jobtui.config.loader import HOST_URL_PATTERN_ENV, load_inventory
 from jobtui.config.models import Inventory
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 INVENTORY_ENV = "JOBTUI_INVENTORY"
 DEFAULT_INVENTORY = "jobtui.yml"
 SETTLE_TIMEOUT = 10.0
@@ -54,7 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--read-only",
         action="store_true",
-        help="no mutating action: the TUI hides them and the CLI refuses them",
+        help="no mutating action: the TUI hides them and the CLI refuses them (exit 2)",
+    )
+    parser.add_argument(
+        "--read-write",
+        action="store_true",
+        help="lift the inventory's read_only: true for this run (explicit, and recorded)",
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     validate = verbs.add_parser(
@@ -79,13 +87,55 @@ def _parser() -> argparse.ArgumentParser:
     )
     tags.add_argument("service")
     cli_ops.add_parsers(verbs)
+    cli_outdated.add_parser(verbs)
     cli_logs.add_logs_parser(verbs)
     verbs.add_parser("tui", help="open the terminal UI (the default)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code.
+
+    No traceback reaches the operator: engine errors print their sentence
+    (exit 1), Ctrl-C exits 130, and a bug prints one line naming the file
+    that holds its traceback.
+    """
+    try:
+        return _main(argv)
+    except JobtuiError as exc:
+        print(f"jobtui: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("jobtui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        where = _save_crash(exc)
+        print(f"jobtui: internal error ({exc.__class__.__name__}); details in {where}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_FAILED
+
+
+def _save_crash(exc: BaseException) -> str:
+    """Write the traceback under the state dir (never to the terminal); the file's path."""
+    import tempfile
+    import time
+    import traceback
+
+    from jobtui.backend.coordination import default_state_dir
+
+    text = "".join(traceback.format_exception(exc))
+    for folder in (default_state_dir(), Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"crash-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+            path.write_text(text)
+            return str(path)
+        except OSError:
+            continue
+    return "(nowhere: the state dir is not writable)"
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     out = sys.stdout
     if args.verb == "validate":
@@ -97,16 +147,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if args.verb == "status":
         return _status(inventory, as_json=args.json, out=out)
+    if args.verb == "outdated":
+        return cli_outdated.run(args, inventory, out)
     if args.verb == "tags":
         return _tags(inventory, args.service, out)
     if args.verb == "logs":
         return cli_logs.run_logs(args, inventory, out)
+    read_only, why = _read_only(args, inventory)
+    if why and not read_only:
+        print(f"jobtui: {why}", file=sys.stderr)
+        return EXIT_USAGE
     if args.verb in cli_ops.VERBS:
-        if args.read_only and args.verb not in ("plan", "history"):
-            print(f"jobtui: --read-only refuses {args.verb}", file=sys.stderr)
+        if read_only and args.verb not in ("plan", "history", "ops"):
+            print(f"jobtui: {args.verb} refused: {why}", file=sys.stderr)
             return EXIT_USAGE
         return cli_ops.run(args, inventory, out)
-    return _tui(inventory, read_only=args.read_only)
+    return _tui(inventory, read_only=read_only, lifted=bool(args.read_write_lifted))
+
+
+def _read_only(args: argparse.Namespace, inventory: Inventory) -> tuple[bool, str]:
+    """Whether this run may change nothing, and why (a reason with False: a usage error).
+
+    The inventory's ``read_only: true`` is lifted only by an explicit
+    ``--read-write``, which is remembered (``args.read_write_lifted``) for the journal.
+    """
+    pinned = bool(getattr(inventory, "read_only", False))
+    args.read_write_lifted = pinned and args.read_write and not args.read_only
+    if args.read_only and args.read_write:
+        return False, "--read-only and --read-write contradict each other"
+    if args.read_only:
+        return True, "read-only (--read-only)"
+    if pinned and not args.read_write:
+        return True, (
+            f"read-only: {inventory.source.name} says read_only: true "
+            "(pass --read-write to lift it for this run)"
+        )
+    return False, ""
 
 
 def _inventory_path(args: argparse.Namespace) -> str:
@@ -148,11 +224,12 @@ def _observe_once(inventory: Inventory, *, drift: bool = False) -> tuple[FleetSn
 
 def _status(inventory: Inventory, *, as_json: bool, out: TextIO) -> int:
     fleet, drift = _observe_once(inventory, drift=True)
+    newer = cli_outdated.registry_view(inventory, fleet)
     if as_json:
-        json.dump(report.status_json(inventory, fleet, drift), out, indent=2)
+        json.dump(report.status_json(inventory, fleet, drift, newer), out, indent=2)
         out.write("\n")
     else:
-        out.write(report.status_text(inventory, fleet, drift))
+        out.write(report.status_text(inventory, fleet, drift, newer=newer))
     down = [h for h in fleet.hosts.values() if h.status.value != "up"]
     return EXIT_FAILED if down else EXIT_OK
 
@@ -187,7 +264,7 @@ def _tags(inventory: Inventory, name: str, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _tui(inventory: Inventory, *, read_only: bool) -> int:
+def _tui(inventory: Inventory, *, read_only: bool, lifted: bool = False) -> int:
     # Textual loads only for the TUI: the script verbs stay quick to start.
     from jobtui.app.app import make_app
     from jobtui.app.deploy_flow import StepRelay
@@ -201,13 +278,18 @@ def _tui(inventory: Inventory, *, read_only: bool) -> int:
             engine.observer(),
             engine.registry,
             read_only=read_only,
-            deployer=None if read_only else engine.deployer("tui", relay),
+            deployer=None if read_only else _lifted(engine.deployer("tui", relay), lifted),
             steps=relay,
             logs=engine.log_source(),
             metrics=engine.metrics,
         )
         app.run()
     return EXIT_OK
+
+
+def _lifted(deployer: Deployer, lifted: bool) -> Deployer:
+    deployer.read_write = lifted  # --read-write over read_only: true, for the audit
+    return deployer
 
 
 if __name__ == "__main__":

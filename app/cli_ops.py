@@ -103,6 +103,8 @@ def run(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int:
     if args.verb == "history":
         return _history(inventory, args, out)
     with _engine(inventory, args.verb, out) as deployer:
+        # The operator lifted the inventory's read_only: true (the audit records it).
+        deployer.read_write = bool(getattr(args, "read_write_lifted", False))
         if args.verb == "plan":
             return _plan(deployer, wanted if wanted else names, args.version, out)
         if args.verb == "deploy":
@@ -161,20 +163,38 @@ def _ask(question: str, args: argparse.Namespace) -> int | None:
 
 
 def _plan(deployer: Deployer, services: list[str], version: str | None, out: TextIO) -> int:
-    from jobtui.backend.deploy import render_plan
+    from jobtui.backend.deploy import plain, render_plan
 
+    down = False
     for name in services:
-        for line in render_plan(deployer.plan(name, version)):
-            print(line, file=out)
-    return EXIT_OK
+        plan = deployer.plan(name, version)
+        down = down or bool(plan.unreachable)
+        for line in render_plan(plan):
+            print(plain(line), file=out)
+    # Like `status`: a plan that could not ask every host is no clean answer.
+    return EXIT_FAILED if down else EXIT_OK
+
+
+def _refuse_unreachable(verb: str, service: str, down: dict[str, str]) -> int | None:
+    """Exit 1 naming each host that cannot be reached (nothing is touched); None if none."""
+    if not down:
+        return None
+    for host, why in down.items():
+        print(f"jobtui: {verb} {service}: host {host} is unreachable: {why}", file=sys.stderr)
+    print(f"jobtui: {verb} {service}: nothing changed", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def _deploy(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
-    from jobtui.backend.deploy import render_plan
+    from jobtui.backend.deploy import plain, render_plan
 
     plan = deployer.plan(args.service, args.version)
     for line in render_plan(plan):
-        print(line, file=out)
+        print(plain(line), file=out)
+    down = {a.host: a.reason for a in plan.unreachable}
+    refused = _refuse_unreachable("deploy", args.service, down)
+    if refused is not None:
+        return refused
     if not plan.changes:
         print(f"{args.service}: nothing to do", file=out)
         return EXIT_OK
@@ -185,6 +205,9 @@ def _deploy(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _rollback(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
+    refused = _refuse_unreachable("rollback", args.service, deployer.unreachable(args.service))
+    if refused is not None:
+        return refused
     candidates = deployer.rollback_candidates(args.service)
     if args.to is None and not candidates:
         print(f"jobtui: {args.service} has no version to roll back to", file=sys.stderr)
@@ -205,6 +228,10 @@ def _rollback(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
 
 def _lifecycle(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
     scope = f"on {args.host}" if args.host else "on every host"
+    down = deployer.unreachable(args.service, args.host)
+    refused = _refuse_unreachable(args.verb, args.service, down)
+    if refused is not None:
+        return refused
     print(f"{args.verb} {args.service} {scope}", file=out)
     stop = _ask(f"{args.verb} {args.service} {scope}?", args)
     if stop is not None:

@@ -1,22 +1,14 @@
 """A service's inventory settings as labelled text, with secrets masked.
 
-Kept free of Textual so the masking rule can be tested on its own.
+Kept free of Textual; the masking rule itself is ``config.secrets``'s.
 """
 
 from __future__ import annotations
 
 from jobtui.config.models import Healthcheck, Service, UpdateConfig
+from jobtui.config.secrets import MASK, is_secret, masked_value
 
-MASK = "••••••"
-
-SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "CREDENTIAL")
-"""An env var whose name contains one of these (any case) has its value hidden."""
-
-
-def is_secret(name: str) -> bool:
-    """Whether an environment variable's value must never be shown."""
-    upper = name.upper()
-    return any(word in upper for word in SECRET_WORDS)
+__all__ = ["MASK", "is_secret", "service_fields"]
 
 
 def _words(parts: tuple[str, ...]) -> str:
@@ -70,7 +62,7 @@ def service_fields(service: Service) -> list[tuple[str, str]]:
     if service.network_mode:
         pairs.append(("network_mode", service.network_mode))
     if service.envs:
-        lines = [f"{env.key}={MASK if is_secret(env.key) else env.value}" for env in service.envs]
+        lines = [f"{env.key}={masked_value(env.key, env.value, env)}" for env in service.envs]
         pairs.append(("envs", "\n".join(lines)))
     if service.volumes:
         lines = [

@@ -8,9 +8,9 @@ from typing import Any
 
 from jobtui.backend.docker import belongs_to
 from jobtui.backend.model import FleetSnapshot, TagInfo
-from jobtui.backend.observe import service_rows, unmanaged
+from jobtui.backend.observe import OutdatedRow, newer_by_key, service_rows, unmanaged
 from jobtui.config.models import Inventory, Service
-from jobtui.widgets.format import compact_duration
+from jobtui.widgets.format import compact_duration, container_status
 
 
 def uptime(started_at: float | None, now: float) -> str:
@@ -36,13 +36,16 @@ def status_text(
     fleet: FleetSnapshot,
     drift: Mapping[str, Sequence[object]] | None = None,
     now: float | None = None,
+    newer: Sequence[OutdatedRow] | None = None,
 ) -> str:
     """Hosts, then services per host, then containers no service claims.
 
-    ``drift`` maps ``service@host`` to field differences (see backend.drift).
+    ``drift`` maps ``service@host`` to field differences (see backend.drift);
+    ``newer`` (see backend.observe.outdated) fills the ``NEWER`` column.
     """
     drift = drift or {}
     now = time.time() if now is None else now
+    newer_at, notes = _newer(newer)
     hosts = [
         (
             h.name,
@@ -63,28 +66,44 @@ def status_text(
             uptime(r.started_at, now),
             "" if r.running_version is None or r.on_desired_version else "differs",
             _drift_words(drift, r.key),
+            newer_at.get(r.key, "?" if r.service in notes else ""),
         )
         for r in service_rows(inventory, fleet)
     ]
     text = _table(("HOST", "STATUS", "DOCKER", "RUNNING", "ERROR"), hosts) + "\n"
     text += _table(
-        ("SERVICE", "HOST", "DESIRED", "RUNNING", "STATE", "UPTIME", "VERSION", "DRIFT"), services
+        ("SERVICE", "HOST", "DESIRED", "RUNNING", "STATE", "UPTIME", "VERSION", "DRIFT", "NEWER"),
+        services,
     )
-    strays = [(c.host, c.name, c.image, c.state) for c in unmanaged(inventory, fleet)]
+    for note in sorted(set(notes.values())):
+        text += f"newer: {note}\n"
+    strays = [
+        (c.host, c.name, c.image, c.state, container_status(c, now))
+        for c in unmanaged(inventory, fleet)
+    ]
     if strays:
         text += "\nnot in the inventory:\n" + _table(
-            ("HOST", "CONTAINER", "IMAGE", "STATE"), strays
+            ("HOST", "CONTAINER", "IMAGE", "STATE", "STATUS"), strays
         )
     return text
+
+
+def _newer(rows: Sequence[OutdatedRow] | None) -> tuple[dict[str, str], dict[str, str]]:
+    """``service@host`` → what is newer there, and service → why it is unknown."""
+    return newer_by_key(rows or ()), {row.service: row.note for row in rows or () if row.note}
 
 
 def status_json(
     inventory: Inventory,
     fleet: FleetSnapshot,
     drift: Mapping[str, Sequence[object]] | None = None,
+    newer: Sequence[OutdatedRow] | None = None,
+    now: float | None = None,
 ) -> dict[str, Any]:
     """The same facts as ``status_text`` for scripts."""
     drift = drift or {}
+    now = time.time() if now is None else now
+    newer_at, notes = _newer(newer)
     return {
         "hosts": [
             {
@@ -107,11 +126,20 @@ def status_json(
                 "started_at": r.started_at,
                 "container": r.container.name if r.container else None,
                 "drift": [str(d) for d in drift.get(r.key, ())],
+                "status": container_status(r.container, now) if r.container else None,
+                "newer": newer_at.get(r.key),
+                "newer_note": notes.get(r.service),
             }
             for r in service_rows(inventory, fleet)
         ],
         "unmanaged": [
-            {"host": c.host, "name": c.name, "image": c.image, "state": c.state}
+            {
+                "host": c.host,
+                "name": c.name,
+                "image": c.image,
+                "state": c.state,
+                "status": container_status(c, now),
+            }
             for c in unmanaged(inventory, fleet)
         ],
     }

@@ -1,8 +1,9 @@
 """The contract of mutating operations: what a rollout reports and what guards it.
 
-The executor (``backend/rollout*.py``), the coordination backends
-(``backend/coordination*.py``: etcd or local files), the CLI and the TUI all
-speak these types. Nothing here does I/O.
+The executor (``backend/deploy/``), the coordination backends
+(``backend/coordination/``: etcd or local files), the operation records
+(``backend/ops/``), the CLI and the TUI all speak these types. Nothing here
+does I/O.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ class OpKind(StrEnum):
     START = "start"
     STOP = "stop"
     RESTART = "restart"
+    RECOVER = "recover"
+    """Finish or undo an operation that a crashed jobtui left unfinished."""
+    UNLOCK = "unlock"
+    """A deploy lock released without its holder: stale (holder gone) or forced."""
+    READ_WRITE = "read-write"
+    """An inventory's ``read_only: true`` lifted with ``--read-write``."""
 
 
 class StepStatus(StrEnum):
@@ -43,6 +50,29 @@ class Outcome(StrEnum):
     """The operator aborted; finished hosts keep the new version."""
     LOCKED = "locked"
     """Someone else holds the service's deploy lock: nothing was touched."""
+    CHANGED = "changed"
+    """The service changed since the plan was shown (its fingerprint differs): nothing
+    was touched; :attr:`OpResult.plan` is the new plan."""
+
+
+class HostOutcome(StrEnum):
+    """How one host ended an operation: what the rollout view shows per host."""
+
+    UPDATED = "updated"
+    """Replaced: the host serves the target version now."""
+    DONE = "done"
+    """A start, stop or restart carried out."""
+    UNCHANGED = "unchanged"
+    """Nothing to do: the host already ran what was asked."""
+    RESTORED = "restored"
+    """Updated, then put back on its previous container because the rollout
+    failed (or was aborted with restore) elsewhere."""
+    FAILED = "failed"
+    """Failed here; the reason says whether the old container kept serving."""
+    SKIPPED = "skipped"
+    """Not attempted: the rollout stopped at a failure before this host."""
+    ABORTED = "aborted"
+    """Not attempted: the operator aborted before this host."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +101,15 @@ class HostResult:
     """Why it failed, in words an operator can act on."""
     logs: tuple[str, ...] = ()
     """The failed container's last log lines."""
+    outcome: HostOutcome | None = None
+    """How the host ended; ``None`` means ``DONE`` when ``ok``, else ``FAILED``."""
+
+    @property
+    def end(self) -> HostOutcome:
+        """How the host ended (:attr:`outcome`, or what ``ok`` implies when it is unset)."""
+        if self.outcome is not None:
+            return self.outcome
+        return HostOutcome.DONE if self.ok else HostOutcome.FAILED
 
 
 @dataclass(frozen=True)
@@ -85,6 +124,8 @@ class OpResult:
     message: str = ""
     started: float = 0.0
     finished: float = 0.0
+    plan: tuple[str, ...] = ()
+    """With ``CHANGED``: the new plan as ``render_plan`` lines, for the operator to see."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +141,12 @@ class LockOwner:
     """Unix time the lock was taken."""
     op: str = ""
     """What it is doing, e.g. ``deploy web v1 -> v2``."""
+    start_time: int = 0
+    """The holder process's start time in clock ticks since boot (``/proc/PID/stat``
+    field 22): with ``pid`` it names one process, even after the pid is reused."""
+    boot_id: str = ""
+    """The bastion's ``/proc/sys/kernel/random/boot_id`` when the lock was taken:
+    a pid means something only within the same boot."""
 
     def describe(self) -> str:
         when = utc_time(self.since)
@@ -128,10 +175,17 @@ class JournalEntry:
     from_version: str | None
     to_version: str | None
     state: str
-    """``started`` first, then ``done``, ``failed`` or ``aborted``."""
+    """``started`` first, then one of :data:`END_STATES`: ``done``, ``failed``, ``aborted``,
+    ``changed`` (refused: the plan was stale) or ``recovered`` (closed by crash recovery)."""
     time: float
     duration: float = 0.0
     message: str = ""
+    bastion: str = ""
+    """The host name of the bastion the operation ran on."""
+
+
+END_STATES = frozenset({"done", "failed", "aborted", "changed", "recovered"})
+"""Journal states that end an operation (``started`` is the only other one)."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +201,10 @@ class Instance:
 
 
 class ServiceLock(Protocol):
+    replaced: LockOwner | None
+    """A previous holder whose lock this one replaced because it was gone (local files:
+    it died holding the lock); ``None`` normally."""
+
     def release(self) -> None: ...
 
     def refresh(self) -> None:
@@ -161,6 +219,11 @@ class Coordinator(Protocol):
         ...
 
     def holder(self, service: str) -> LockOwner | None: ...
+
+    def break_lock(self, service: str, holder: LockOwner | None) -> bool:
+        """Delete the service's lock without its holder if ``holder`` still holds it
+        (any holder when ``None``); ``False`` when someone else holds it now."""
+        ...
 
     def register(self, instance: Instance) -> None: ...
 

@@ -26,6 +26,7 @@ import requests.adapters
 from jobtui.backend.model import RegistryError, TagInfo
 from jobtui.backend.times import parse_rfc3339
 from jobtui.config.models import RegistryConfig, split_image
+from jobtui.config.secrets import mask_text
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_LIST_V2 = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -103,6 +104,56 @@ def sort_tags(tags: Sequence[TagInfo]) -> list[TagInfo]:
     return dated + undated
 
 
+_SEMVER = re.compile(
+    r"^[vV]?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$"
+)
+
+SemverKey = tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]
+"""Orders versions: release numbers, then a release above its pre-releases."""
+
+
+def semver_key(tag: str) -> SemverKey | None:
+    """The ordering key of a semver-looking tag (``1.10.0``, ``v2``, ``3.0.0-rc.1``), else ``None``.
+
+    Numbers compare as numbers (``1.10`` > ``1.9``); a pre-release sorts below
+    its release, its dot-separated parts compared as semver says.
+    """
+    match = _SEMVER.match(tag)
+    if match is None:
+        return None
+    major, minor, patch, pre = match.groups()
+    parts = tuple((0, int(p)) if p.isdigit() else (1, p) for p in (pre or "").split(".") if p)
+    return int(major), int(minor or 0), int(patch or 0), 0 if pre else 1, parts
+
+
+def is_prerelease(tag: str) -> bool:
+    """Whether a semver-looking tag names a pre-release (``2.0.0-rc.1``)."""
+    key = semver_key(tag)
+    return key is not None and key[3] == 0
+
+
+def is_moving_tag(tag: str) -> bool:
+    """Whether a tag names no version (``latest``, ``stable``, ``broken``): no digit in it.
+
+    Such tags are never "newer" than a version; a running one is checked by digest.
+    """
+    return not any(ch.isdigit() for ch in tag)
+
+
+def newest_version(tags: Sequence[TagInfo]) -> TagInfo | None:
+    """The registry's newest version: the highest semver release, else the newest-created
+    version-looking tag (a commit id, a date). Pre-releases and tags without a digit
+    (``latest``, ``broken``) never count."""
+    releases = [(key, t) for t in tags if (key := semver_key(t.tag)) is not None and key[3]]
+    if releases:
+        return max(releases, key=lambda pair: pair[0])[1]
+    others = [t for t in tags if not is_moving_tag(t.tag) and not is_prerelease(t.tag)]
+    dated = [t for t in others if t.created is not None]
+    if not dated:
+        return None
+    return max(dated, key=lambda t: t.created.timestamp() if t.created else 0.0)
+
+
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     """``WWW-Authenticate: Bearer realm="…",service="…"`` as ``("bearer", {...})``."""
     scheme, _, rest = header.strip().partition(" ")
@@ -166,6 +217,9 @@ class RegistryClient:
     ) -> None:
         url = config.url if "://" in config.url else f"https://{config.url}"
         self._base = url.rstrip("/")
+        parts = urlsplit(self._base)
+        # What messages name: never a user:password@ (the inventory refuses one anyway).
+        self._shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
         self._config = config
         self._timeout = timeout
         self._workers = max(1, workers)
@@ -186,13 +240,35 @@ class RegistryClient:
         self._session.close()
 
     def tags(self, repository: str) -> list[TagInfo]:
-        """Tags of ``repository``, newest first; ``RegistryError`` with a readable message."""
-        names = self._tag_names(repository)
-        if not names:
-            return []
-        with ThreadPoolExecutor(min(self._workers, len(names))) as pool:
-            found = list(pool.map(lambda tag: self._tag_info(repository, tag), names))
+        """Tags of ``repository``, newest first; ``RegistryError`` with a readable message.
+
+        No message ever holds the password, whatever the registry answered."""
+        try:
+            names = self._tag_names(repository)
+            if not names:
+                return []
+            with ThreadPoolExecutor(min(self._workers, len(names))) as pool:
+                found = list(pool.map(lambda tag: self._tag_info(repository, tag), names))
+        except RegistryError as exc:
+            password = self._password()
+            if password and password in str(exc):
+                raise RegistryError(mask_text(str(exc), [password])) from None
+            raise
         return sort_tags([t for t in found if t is not None])
+
+    def digest(self, repository: str, tag: str) -> str | None:
+        """The registry's manifest digest of ``repository:tag``; ``None`` when no such tag.
+
+        A deploy plan's fingerprint holds it: a tag pushed again between the
+        plan and its confirmation changes it.
+        """
+        url = f"{self._base}/v2/{repository}/manifests/{tag}"
+        response = self._fetch(url, repository, accept=ACCEPT_MANIFESTS, missing_ok=True)
+        if response is None:
+            return None
+        return response.headers.get("Docker-Content-Digest") or (
+            "sha256:" + hashlib.sha256(response.content).hexdigest()
+        )
 
     def _tag_names(self, repository: str) -> list[str]:
         names: list[str] = []
@@ -275,21 +351,22 @@ class RegistryClient:
                 url, headers=headers, auth=auth, timeout=self._timeout, verify=self._verify
             )
         except requests.exceptions.SSLError as exc:
-            raise RegistryError(f"registry {self._base}: TLS failed ({_reason(exc)})") from exc
+            raise RegistryError(f"registry {self._shown}: TLS failed ({_reason(exc)})") from exc
         except requests.exceptions.Timeout as exc:
             raise RegistryError(
-                f"registry {self._base} did not answer within {self._timeout:g} s"
+                f"registry {self._shown} did not answer within {self._timeout:g} s"
             ) from exc
         except requests.exceptions.RequestException as exc:
-            raise RegistryError(f"registry {self._base} is unreachable ({_reason(exc)})") from exc
+            raise RegistryError(f"registry {self._shown} is unreachable ({_reason(exc)})") from exc
+
+    def _password(self) -> str:
+        # Read on every use: the password lives in the environment, never in this object.
+        env = self._config.password_env
+        return os.environ.get(env, "") if env else ""
 
     def _basic_auth(self) -> tuple[str, str] | None:
-        # Read on every use: the password lives in the environment, never in this object.
-        name, env = self._config.username, self._config.password_env
-        if not name:
-            return None
-        password = os.environ.get(env, "") if env else ""
-        return (name, password) if password else None
+        name, password = self._config.username, self._password()
+        return (name, password) if name and password else None
 
     def _fetch_token(self, repository: str, challenge: dict[str, str]) -> None:
         params = {"scope": challenge.get("scope") or f"repository:{repository}:pull"}
@@ -312,12 +389,12 @@ class RegistryClient:
             self._tokens[repository] = str(token)
 
     def _auth_problem(self) -> str:
-        config = self._config
+        config, where = self._config, f"registry {self._shown}"
         if not config.username:
-            return f"registry {self._base} requires a login: set registry.username and password_env"
+            return f"{where} requires a login: set registry.username and password_env"
         if not (config.password_env and os.environ.get(config.password_env)):
-            return f"registry {self._base}: the password variable ${config.password_env} is not set"
-        return f"registry {self._base} refused the login of {config.username!r}"
+            return f"{where}: the password variable ${config.password_env} is not set"
+        return f"{where} refused the login of {config.username!r} (wrong password?)"
 
     def _http_problem(self, response: requests.Response, repository: str) -> str:
         codes: list[str] = []
@@ -329,11 +406,11 @@ class RegistryClient:
         except (ValueError, AttributeError):
             pass
         if "NAME_UNKNOWN" in codes:
-            return f"unknown repository {repository!r} in registry {self._base}"
+            return f"unknown repository {repository!r} in registry {self._shown}"
         if response.status_code == 403:
-            return f"registry {self._base} denies access to {repository!r}"
+            return f"registry {self._shown} denies access to {repository!r}"
         detail = message or response.reason or ""
-        return f"registry {self._base} answered {response.status_code} {detail}".rstrip()
+        return f"registry {self._shown} answered {response.status_code} {detail}".rstrip()
 
     @staticmethod
     def _json(response: requests.Response, what: str) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def parse_name(text: str) -> str:
             "starting with a letter or digit)"
         )
     if len(text) > NAME_MAX:
-        raise ValueError(f"{show(text)} is longer than {NAME_MAX} characters")
+        raise ValueError(f"{show(text)} is longer than a name may be ({NAME_MAX} characters)")
     return text
 
 

@@ -133,6 +133,15 @@ def _short(text: str) -> str:
     return text if len(text) <= 40 else f"{text[:39]}…"
 
 
+def key_node(node: Node, name: str) -> Node:
+    """The key ``name`` of mapping ``node`` (for reporting at the key), else ``node`` itself."""
+    if isinstance(node, MappingNode):
+        for key, _ in node.value:
+            if isinstance(key, ScalarNode) and key.value == name:
+                return key
+    return node
+
+
 def is_unset(node: Node) -> bool:
     """The seed writes "" and null for "not set"."""
     return isinstance(node, ScalarNode) and (

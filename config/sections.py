@@ -18,7 +18,7 @@ from jobtui.config.models import (
     SshSettings,
     TlsConfig,
 )
-from jobtui.config.nodes import Checker, key_path, line_of
+from jobtui.config.nodes import Checker, key_node, key_path, line_of
 
 T = TypeVar("T")
 _SECRET_HINT = (
@@ -52,14 +52,14 @@ class Sections:
 
     def hosts(self, node: Node, ssh: SshSettings | None) -> dict[str, Host]:
         hosts: dict[str, Host] = {}
-        for name, key_node, value_node in (
+        for name, name_node, value_node in (
             self.check.pairs(node, "hosts", "a mapping of host name to Docker URL") or []
         ):
             key = key_path("hosts", name)
             try:
                 grammar.parse_name(name)
             except ValueError as exc:
-                self.check.report(key_node, key, str(exc))
+                self.check.report(name_node, key, str(exc))
                 continue
             host = self.host(name, value_node, key, ssh)
             if host is not None:
@@ -79,7 +79,7 @@ class Sections:
         own_ssh = self.ssh(values["ssh"], f"{key}.ssh") if "ssh" in values else None
         if parsed is None:
             return None
-        if not self._fits_scheme(parsed, values, key, url_key):
+        if not self._fits_scheme(parsed, node, values, key, url_key):
             return None
         effective = (
             (own_ssh.merged_over(ssh) if own_ssh else ssh) if parsed.scheme == "ssh" else None
@@ -87,18 +87,20 @@ class Sections:
         url = self.check.string(values["url"], url_key) or ""
         return Host(name, url, tls, line_of(node), effective, parsed)
 
-    def _fits_scheme(self, url: HostURL, values: dict[str, Node], key: str, url_key: str) -> bool:
+    def _fits_scheme(
+        self, url: HostURL, node: Node, values: dict[str, Node], key: str, url_key: str
+    ) -> bool:
         fits = True
         if "tls" in values and url.scheme != "tcp":
             self.check.report(
-                values["tls"],
+                key_node(node, "tls"),
                 f"{key}.tls",
                 f"tls: applies to tcp:// hosts only, not {url.scheme}://",
             )
             fits = False
         if "ssh" in values and url.scheme != "ssh":
             self.check.report(
-                values["ssh"],
+                key_node(node, "ssh"),
                 f"{key}.ssh",
                 f"ssh: applies to ssh:// hosts only, not {url.scheme}://",
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from jobtui.backend.model import ContainerInfo
-from jobtui.widgets.format import age, short_id
+from jobtui.widgets.format import age, container_status, short_id
 from jobtui.widgets.keyed_table import Cell, KeyedTable
 
 UNMANAGED = "unmanaged"
@@ -39,6 +39,8 @@ class ContainersTable(KeyedTable):
     image_prefix = ""
     """Left out of image names (the inventory's registry) so the distinctive part fits."""
 
+    _shown: tuple[Sequence[ContainerInfo], Mapping[str, str] | None] = ((), None)
+
     def show(
         self,
         containers: Sequence[ContainerInfo],
@@ -51,6 +53,7 @@ class ContainersTable(KeyedTable):
         container missing from it is shown as unmanaged. Without the mapping
         the container's own ``jobtui.service`` label is used.
         """
+        self._shown = (containers, services)
         rows = []
         for container in containers:
             service = container.service if services is None else services.get(container.id)
@@ -58,6 +61,11 @@ class ContainersTable(KeyedTable):
             values["image"] = container.image.removeprefix(self.image_prefix)
             rows.append(self.make_row(container.id, values))
         self.sync(rows)
+
+    def repaint(self, now: float) -> None:
+        """Show the same containers as of ``now`` (their status texts and ages move on)."""
+        containers, services = self._shown
+        self.show(containers, now, services)
 
     @staticmethod
     def _values(container: ContainerInfo, service: str | None, now: float) -> dict[str, str | Cell]:
@@ -68,7 +76,7 @@ class ContainersTable(KeyedTable):
             "image": container.image,
             "version": container.version,
             "state": Cell(container.state, DOCKER_STATE_ROLES.get(container.state, "muted")),
-            "status": container.status,
+            "status": container_status(container, now),
             "created": age(container.created, now),
             "id": short_id(container.id),
         }

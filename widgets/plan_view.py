@@ -1,8 +1,9 @@
 """A deploy plan as :func:`~jobtui.backend.deploy.plan.render_plan` writes it, coloured.
 
 The text is exactly ``render_plan``'s (what ``jobtui plan`` prints); only
-colour is added: each host's headline by what will happen there, and in each
-field diff the old value in the error colour, the new one in the success colour.
+colour is added, by what each segment is: a host's verb by what will happen
+there, versions and values that go in the error colour, those that come in
+the success colour.
 """
 
 from __future__ import annotations
@@ -13,21 +14,23 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from jobtui.backend.deploy import Action, ActionKind, ServicePlan, render_plan
+from jobtui.backend.deploy import Action, ActionKind, PlanRole, ServicePlan, plain, render_plan
 
-ACTION_ROLES = {
-    ActionKind.CREATE: "new",
-    ActionKind.UPDATE: "change",
-    ActionKind.START: "change",
-    ActionKind.NOOP: "muted",
-    ActionKind.UNREACHABLE: "old",
+ROLE_STYLES = {
+    PlanRole.HOST: "field",
+    PlanRole.TEXT: "muted",
+    PlanRole.CREATE: "new",
+    PlanRole.CHANGE: "change",
+    PlanRole.NOOP: "muted",
+    PlanRole.UNREACHABLE: "old",
+    PlanRole.OLD: "old",
+    PlanRole.NEW: "new",
+    PlanRole.SAME: "muted",
+    PlanRole.FIELD: "field",
+    PlanRole.SECRET: "change",
+    PlanRole.NOTE: "muted",
 }
-
-DIFF_INDENT = "    "
-"""How render_plan indents a field diff under its host."""
-
-DIFF_ARROW = " -> "
-"""Between the running value and the inventory's in a rendered field diff."""
+"""A segment's role → the component class (``plan-view--<name>``) that colours it."""
 
 
 class PlanView(Widget):
@@ -65,41 +68,21 @@ class PlanView(Widget):
         self.refresh(layout=True)
 
     def lines(self) -> list[str]:
-        """The plain text shown: ``render_plan(plan)``."""
-        return self.render().plain.splitlines()
+        """The plain text shown: ``render_plan(plan)``'s lines, joined."""
+        if self._plan is None:
+            return []
+        return [plain(line) for line in render_plan(self._plan)]
 
     def render(self) -> Text:
         text = Text(end="")
         if self._plan is None:
             return text
-        lines = iter(render_plan(self._plan))
-        for action in self._plan.actions:
-            # render_plan writes one headline per action, then one line per
-            # diff, in order: walk both so the text stays exactly its own.
-            self._line(text, next(lines), ACTION_ROLES.get(action.kind, ""))
-            for diff in action.diffs:
-                line = next(lines)
-                self._diff_line(text, line, diff.field, diff.actual, diff.desired)
+        for index, line in enumerate(render_plan(self._plan)):
+            if index:
+                text.append("\n")
+            for segment, role in line:
+                text.append(segment, self._style(ROLE_STYLES[role]))
         return text
-
-    def _line(self, text: Text, line: str, role: str) -> None:
-        if text:
-            text.append("\n")
-        host, sep, rest = line.partition(": ")
-        text.append(host + sep, self._style("field"))
-        text.append(rest, self._style(role))
-
-    def _diff_line(self, text: Text, line: str, field: str, actual: str, desired: str) -> None:
-        expected = f"{DIFF_INDENT}{field}: {actual}{DIFF_ARROW}{desired}"
-        text.append("\n")
-        if line != expected:
-            # A diff rendered differently than assumed is still shown as written.
-            text.append(line)
-            return
-        text.append(f"{DIFF_INDENT}{field}: ", self._style("field"))
-        text.append(actual, self._style("old"))
-        text.append(DIFF_ARROW, self._style("muted"))
-        text.append(desired, self._style("new"))
 
     def _style(self, role: str) -> Style:
         if not role:

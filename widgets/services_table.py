@@ -33,6 +33,18 @@ DRIFTED = "drifted"
 MISMATCH_MARK = "≠"
 """Put before a running version that differs from the desired one."""
 
+NEWER_MARK = "↑"
+"""Put before the registry's newer version of a running instance."""
+
+CURRENT_MARK = "✓"
+"""The ``newer`` cell of an instance on the registry's newest version."""
+
+UNKNOWN_MARK = "?"
+"""The ``newer`` cell when the registry could not say (the table's subtitle says why)."""
+
+LOADING_MARK = "…"
+"""The ``newer`` cell before the registry has answered."""
+
 
 def row_matches(row: ServiceRow, needle: str) -> bool:
     """Whether the filter text occurs in the row's service, host, versions or state."""
@@ -56,6 +68,7 @@ class ServicesTable(KeyedTable):
         ("host", "host"),
         ("desired", "desired image:tag"),
         ("running", "running"),
+        ("newer", "newer"),
         ("state", "state"),
         ("uptime", "uptime"),
     )
@@ -80,6 +93,8 @@ class ServicesTable(KeyedTable):
         self._all: list[ServiceRow] = []
         self._now = 0.0
         self._drift: dict[str, Sequence[object]] = {}
+        self._newer: Mapping[str, str] | None = None
+        self._newer_unknown: frozenset[str] = frozenset()
 
     def show(self, rows: Sequence[ServiceRow], now: float) -> None:
         """Display ``rows`` (in their order) as of time ``now``."""
@@ -99,6 +114,18 @@ class ServicesTable(KeyedTable):
         """Field differences from the inventory by row key; those rows read ``drifted``."""
         self._drift = dict(drift)
         self._refilter()
+
+    def show_newer(self, newer: Mapping[str, str], unknown: Sequence[str] = ()) -> None:
+        """What is newer by row key (``2.5.0``, ``latest moved``); ``unknown`` services read ``?``.
+
+        Until the first call the running rows read ``…`` (the registry is being asked).
+        """
+        self._newer, self._newer_unknown = dict(newer), frozenset(unknown)
+        self._refilter()
+
+    def newer(self, key: str) -> str | None:
+        """What the registry holds newer than the row's running version, if anything."""
+        return None if self._newer is None else self._newer.get(key)
 
     def drift(self, key: str) -> Sequence[object]:
         """How the row's running instance differs from its inventory entry."""
@@ -126,6 +153,17 @@ class ServicesTable(KeyedTable):
             return Cell(DRIFTED, "warn")
         return Cell(row.state, STATE_ROLES.get(row.state, "muted"))
 
+    def _newer_cell(self, row: ServiceRow) -> Cell | str:
+        if row.container is None or not row.container.running:
+            return ""
+        if self._newer is None:
+            return Cell(LOADING_MARK, "muted")
+        if row.key in self._newer:
+            return Cell(f"{NEWER_MARK} {self._newer[row.key]}", "accent")
+        if row.service in self._newer_unknown:
+            return Cell(UNKNOWN_MARK, "muted")
+        return Cell(CURRENT_MARK, "muted")
+
     def _line(self, row: ServiceRow) -> Row:
         running: str | Cell = row.running_version or NO_VALUE
         if row.running_version and not row.on_desired_version:
@@ -135,6 +173,7 @@ class ServicesTable(KeyedTable):
             "host": row.host,
             "desired": row.desired.removeprefix(self.image_prefix),
             "running": running,
+            "newer": self._newer_cell(row),
             "state": self._state(row),
             "uptime": uptime(row.started_at, self._now),
         }

@@ -16,7 +16,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from jobtui.backend.contract import HostResult, OpResult, StepEvent, StepStatus
+from jobtui.backend.contract import HostOutcome, HostResult, OpResult, StepEvent, StepStatus
 from jobtui.widgets.format import NO_VALUE
 
 STEP_ICONS = {
@@ -38,6 +38,17 @@ HOST_REVERTED = "reverted"
 """Updated, then put back on its old container after another host failed."""
 HOST_UNTOUCHED = "untouched"
 """Never attempted: the rollout stopped (failure or abort) before this host."""
+
+HOST_ENDS = {
+    HostOutcome.UPDATED: HOST_DONE,
+    HostOutcome.DONE: HOST_DONE,
+    HostOutcome.UNCHANGED: HOST_DONE,
+    HostOutcome.RESTORED: HOST_REVERTED,
+    HostOutcome.FAILED: HOST_FAILED,
+    HostOutcome.SKIPPED: HOST_UNTOUCHED,
+    HostOutcome.ABORTED: HOST_UNTOUCHED,
+}
+"""The engine's end state of a host → the word the view shows for it."""
 
 HOST_ROLES = {
     HOST_DONE: "ok",
@@ -83,14 +94,8 @@ class HostProgress:
     @property
     def state(self) -> str:
         """``waiting``, ``running``, ``done``, ``failed``, ``reverted`` or ``untouched``."""
-        result = self.result
-        if result is not None:
-            if result.ok:
-                return HOST_DONE
-            if not self.steps:
-                return HOST_UNTOUCHED
-            # The engine's word for a host put back after another one failed.
-            return HOST_REVERTED if result.reason.startswith("reverted") else HOST_FAILED
+        if self.result is not None:
+            return HOST_ENDS[self.result.end]
         if not self.steps:
             return HOST_WAITING
         if any(s.status is StepStatus.FAILED for s in self.steps):
@@ -149,7 +154,7 @@ class RolloutProgress:
         """The hosts that failed, with their reasons and log lines (after the end)."""
         if self.result is None:
             return []
-        return [h for h in self.result.hosts if not h.ok]
+        return [h for h in self.result.hosts if h.end is HostOutcome.FAILED]
 
 
 class StepsView(Widget):

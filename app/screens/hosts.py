@@ -15,6 +15,9 @@ from jobtui.widgets.containers_table import ContainersTable
 from jobtui.widgets.hosts_table import WIDE_COLUMNS, HostsTable
 from jobtui.widgets.metrics_hosts import HostsUsageTable
 
+STATUS_REFRESH = 5.0
+"""Seconds between repaints of the containers' status texts."""
+
 CONTAINER_COLUMNS = (
     ("name", "name"),
     ("service", "service"),
@@ -61,6 +64,8 @@ class HostsScreen(JobtuiScreen):
         if self._wanted_host in table.keys:
             table.move_cursor(row=table.get_row_index(self._wanted_host), animate=False)
         self._show_containers()
+        # Status texts ("Up 3 minutes") are computed at paint time: keep them true.
+        self.set_interval(STATUS_REFRESH, self._show_containers)
         MetricsFeed(self, ask_hosts(list(self.jobtui.inventory.hosts))).start()
 
     def on_host_usage_loaded(self, message: HostUsageLoaded) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -15,13 +15,25 @@ from jobtui.app.metrics_feed import MetricsFeed, ask_usage, unavailable_note
 from jobtui.app.screens.base import JobtuiScreen, registry_prefix
 from jobtui.backend.contract import OpKind
 from jobtui.backend.model import ContainerInfo, FleetSnapshot
-from jobtui.backend.observe import ServiceRow, service_rows, unmanaged
+from jobtui.backend.observe import (
+    RegistryTags,
+    ServiceRow,
+    TagCache,
+    newer_by_key,
+    outdated_rows,
+    repositories,
+    service_rows,
+    unmanaged,
+)
 from jobtui.widgets.containers_table import ContainersTable
 from jobtui.widgets.hosts_table import HostsTable
 from jobtui.widgets.services_table import ServicesTable
 
 UPTIME_REFRESH = 5.0
 """Seconds between uptime repaints; uptimes show minutes, so more would be waste."""
+
+REGISTRY_REFRESH = 300.0
+"""Seconds between asking the registry for newer versions (``r`` asks at once)."""
 
 UNMANAGED_COLUMNS = (
     ("name", "name"),
@@ -43,6 +55,7 @@ class MainScreen(JobtuiScreen):
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter"),
         Binding("l", "logs", "Logs"),
+        Binding("r", "reload_registry", "Registry"),
         *DEPLOY_BINDINGS,
     ]
 
@@ -50,6 +63,9 @@ class MainScreen(JobtuiScreen):
         super().__init__()
         self._rows: list[ServiceRow] = []
         self._filter_open = False
+        self._registry: RegistryTags | None = None
+        self._tag_cache: TagCache | None = None
+        self._notes: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         prefix = registry_prefix(self.jobtui.inventory)
@@ -72,6 +88,8 @@ class MainScreen(JobtuiScreen):
         self.query_one("#filter-bar").display = False
         self.show_fleet(self.jobtui.snapshot)
         self.set_interval(UPTIME_REFRESH, self._repaint_uptimes)
+        self.set_interval(REGISTRY_REFRESH, self._ask_registry)
+        self._ask_registry()
         MetricsFeed(self, ask_usage, self._running_containers).start()
 
     @property
@@ -88,9 +106,55 @@ class MainScreen(JobtuiScreen):
         panel.show(strays, self.jobtui.clock())
         panel.display = bool(strays)
         self._title_services()
+        self._show_newer()
+
+    # -- what is out of date -------------------------------------------------
+
+    def action_reload_registry(self) -> None:
+        self._ask_registry(refresh=True)
+
+    def _ask_registry(self, refresh: bool = False) -> None:
+        source, inventory = self.jobtui.tags, self.jobtui.inventory
+        if source is None or inventory.registry is None:
+            self._registry = RegistryTags()
+            self._note("registry", "newer: no registry configured")
+            self._show_newer()
+            return
+        if self._tag_cache is None:
+            self._tag_cache = TagCache(source)
+        self._note("registry", "newer: asking the registry …" if self._registry is None else "")
+        self._fetch_registry(self._tag_cache, sorted(set(repositories(inventory).values())),
+                             refresh)  # fmt: skip
+
+    @work(thread=True, exclusive=True, group="registry", exit_on_error=False)
+    def _fetch_registry(self, cache: TagCache, repos: list[str], refresh: bool) -> None:
+        result = cache.get(repos, refresh=refresh)
+        self.app.call_from_thread(self._registry_answered, result)
+
+    def _registry_answered(self, result: RegistryTags) -> None:
+        self._registry = result
+        # The registry down is a note; one unknown repository is a "?" in its rows.
+        down = result.failures and not result.tags
+        reason = sorted(set(result.failures.values()))[0] if down else ""
+        self._note("registry", f"registry unavailable: {reason}" if down else "")
+        self._show_newer()
+
+    def _show_newer(self) -> None:
+        if self._registry is None:
+            return
+        rows = outdated_rows(self.jobtui.inventory, self.jobtui.snapshot, self._registry)
+        self.services.show_newer(newer_by_key(rows), [row.service for row in rows if row.note])
+
+    def _note(self, kind: str, text: str) -> None:
+        """The services table's subtitle: the metrics and registry notes, when there are any."""
+        self._notes[kind] = text
+        self.services.border_subtitle = " · ".join(t for t in self._notes.values() if t)
 
     def _repaint_uptimes(self) -> None:
-        self.services.show(self._rows, self.jobtui.clock())
+        now = self.jobtui.clock()
+        self.services.show(self._rows, now)
+        # Status texts ("Up 3 minutes") are computed at paint time: repaint them too.
+        self.query_one("#unmanaged", ContainersTable).repaint(now)
 
     def _title_services(self) -> None:
         table = self.services
@@ -159,12 +223,12 @@ class MainScreen(JobtuiScreen):
 
     def on_usage_loaded(self, message: UsageLoaded) -> None:
         self.services.show_metrics(message.usage, message.cpu_history)
-        self.services.border_subtitle = ""
+        self._note("metrics", "")
 
     def on_metrics_failed(self, message: MetricsFailed) -> None:
         # A state in the table's frame, not a dialog: the next poll may heal it.
         self.services.show_metrics({}, {})
-        self.services.border_subtitle = unavailable_note(message.reason)
+        self._note("metrics", unavailable_note(message.reason))
 
     def action_logs(self) -> None:
         row = self.services.highlighted_row

@@ -84,6 +84,9 @@ class ServiceScreen(JobtuiScreen):
         self.query_one("#containers").border_title = f"{name} · containers"
         self.query_one("#tags-box").border_title = f"{name} · registry tags"
         self.show_fleet(self.jobtui.snapshot)
+        # Status texts ("Up 3 minutes") are computed at paint time: keep them true.
+        containers = self.query_one("#containers", ContainersTable)
+        self.set_interval(5.0, lambda: containers.repaint(self.jobtui.clock()))
         self.action_reload_tags()
         self._metrics = MetricsFeed(self, self._ask_graphs, self._running_containers)
         self._metrics.start()

@@ -16,16 +16,42 @@ if TYPE_CHECKING:
     from jobtui.backend.coordination.factory import (
         CoordinationError as CoordinationError,
         current_owner as current_owner,
+        default_state_dir as default_state_dir,
         format_journal as format_journal,
         make_coordinator as make_coordinator,
+        per_operation as per_operation,
+    )
+    from jobtui.backend.coordination.identity import (
+        HolderState as HolderState,
+        boot_id as boot_id,
+        holder_state as holder_state,
+        process_start_time as process_start_time,
+    )
+    from jobtui.backend.coordination.stale import (
+        LOCK_TTL as LOCK_TTL,
+        record_unlock as record_unlock,
+        take_lock as take_lock,
     )
 
 EXPORTS: dict[str, tuple[str, ...]] = {
     "factory": (
         "CoordinationError",
         "current_owner",
+        "default_state_dir",
         "format_journal",
         "make_coordinator",
+        "per_operation",
+    ),
+    "identity": (
+        "HolderState",
+        "boot_id",
+        "holder_state",
+        "process_start_time",
+    ),
+    "stale": (
+        "LOCK_TTL",
+        "record_unlock",
+        "take_lock",
     ),
 }
 """Module of this room -> the names it offers."""

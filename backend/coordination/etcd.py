@@ -12,18 +12,20 @@ value is a JSON object:
     ``getvs "<prefix>/services/<service>/*"`` and reads ``address`` and ``port``.
 
 ``<prefix>/locks/<service>``
-    The service's deploy lock: ``{"user", "host", "pid", "since", "op"}`` of
-    the holder. Created only if absent (a transaction comparing the key's
-    create revision with 0) and attached to a lease of the lock's TTL that
-    the holder refreshes while it works; a holder that dies stops refreshing
-    and its lock disappears with the lease.
+    The service's deploy lock: ``{"user", "host", "pid", "since", "op",
+    "start_time", "boot_id"}`` of the holder. Created only if absent (a
+    transaction comparing the key's create revision with 0) and attached to a
+    lease of the lock's TTL that the holder refreshes while it works; a holder
+    that dies stops refreshing and its lock disappears with the lease. A holder
+    on the same bastion that is gone is released at once (see
+    :mod:`~jobtui.backend.coordination.stale`).
 
 ``<prefix>/journal/<time-ns, 20 digits>-<op_id>-<state>``
-    One journal record: ``{"op_id", "kind", "service", "user", "hosts",
-    "from_version", "to_version", "state", "time", "duration", "message"}``.
-    An operation writes ``started`` before it touches anything, then ``done``,
-    ``failed`` or ``aborted``. Keys sort by time, so the newest are read with a
-    descending range.
+    One journal record: ``{"op_id", "kind", "service", "user", "bastion",
+    "hosts", "from_version", "to_version", "state", "time", "duration",
+    "message"}``. An operation writes ``started`` before it touches anything,
+    then ``done``, ``failed``, ``aborted``, ``changed`` or ``recovered``. Keys
+    sort by time, so the newest are read with a descending range.
 
 Every call has a deadline (``timeout``); an etcd that cannot be reached raises
 :class:`~jobtui.backend.coordination.factory.CoordinationError` instead of hanging.
@@ -149,6 +151,27 @@ class EtcdCoordinator:
         )
         return owner_from_json(value) if value else None
 
+    def break_lock(self, service: str, holder: LockOwner | None) -> bool:
+        """Delete the lock if ``holder`` (any, when ``None``) still holds it; its lease goes too."""
+        key = self.lock_key(service)
+
+        def attempt(client: Any) -> bool:
+            value, meta = client.get(key)
+            if value is None:
+                return True
+            if holder is not None and owner_from_json(value) != holder:
+                return False
+            txn = client.transactions
+            won, _ = client.transaction(
+                compare=[txn.value(key) == value], success=[txn.delete(key)], failure=[]
+            )
+            lease_id = getattr(meta, "lease_id", 0)
+            if won and lease_id:
+                _quietly(lambda: client.revoke_lease(lease_id))
+            return bool(won)
+
+        return self._call(f"break the lock of {service}", attempt)
+
     # Instances.
 
     def register(self, instance: Instance) -> None:
@@ -264,6 +287,7 @@ class EtcdServiceLock:
         self.service, self.key, self.lease_id = service, key, lease_id
         self._coordinator, self._value = coordinator, value
         self._released = False
+        self.replaced: LockOwner | None = None
 
     def refresh(self) -> None:
         """Extend the lease; ``CoordinationError`` when it has already expired."""

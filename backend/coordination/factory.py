@@ -2,9 +2,9 @@
 
 Two backends implement :class:`~jobtui.backend.contract.Coordinator`:
 
-* ``backend/coordination_etcd.py`` — etcd v3, when the inventory has ``etcd:``;
+* ``coordination/etcd.py`` — etcd v3, when the inventory has ``etcd:``;
   its key layout is documented there;
-* ``backend/coordination_local.py`` — files under a state directory
+* ``coordination/local.py`` — files under a state directory
   (``$JOBTUI_STATE_DIR`` or ``~/.local/state/jobtui``) when it has not.
 
 Both store the same JSON shapes, built here, so a journal or a lock holder
@@ -13,18 +13,28 @@ reads the same whichever backend wrote it.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import pwd
-import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from jobtui.backend.contract import Coordinator, Instance, JournalEntry, LockOwner, OpKind
+from jobtui.backend.contract import (
+    END_STATES,
+    Coordinator,
+    Instance,
+    JournalEntry,
+    LockOwner,
+    OpKind,
+)
+
+# Re-exported: callers and tests knew them here first.
+from jobtui.backend.coordination.identity import (
+    current_owner as current_owner,
+    login_user as login_user,
+)
 from jobtui.backend.errors import JobtuiError
 from jobtui.backend.times import format_duration, utc_time
 from jobtui.config.models import Inventory
@@ -56,29 +66,6 @@ def make_coordinator(inventory: Inventory, *, state_dir: Path | None = None) -> 
     return LocalCoordinator(state_dir if state_dir is not None else default_state_dir())
 
 
-def login_user() -> str:
-    """The operator: the invoking user under sudo, else the login user."""
-    sudo_user = os.environ.get("SUDO_USER")
-    if sudo_user:
-        return sudo_user
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        pass
-    try:
-        return pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        # A uid without a passwd entry (some containers): the number still identifies.
-        return str(os.getuid())
-
-
-def current_owner(op: str = "") -> LockOwner:
-    """The lock owner this process would be: user, bastion host, pid, now."""
-    return LockOwner(
-        user=login_user(), host=socket.gethostname(), pid=os.getpid(), since=time.time(), op=op
-    )
-
-
 # JSON shapes shared by both backends.
 
 
@@ -99,6 +86,8 @@ def owner_from_json(text: str | bytes) -> LockOwner | None:
             pid=int(data["pid"]),
             since=float(data["since"]),
             op=str(data.get("op", "")),
+            start_time=int(data.get("start_time") or 0),
+            boot_id=str(data.get("boot_id") or ""),
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -130,6 +119,7 @@ def entry_from_json(text: str | bytes) -> JournalEntry | None:
             time=float(data["time"]),
             duration=float(data.get("duration", 0.0)),
             message=str(data.get("message", "")),
+            bastion=str(data.get("bastion") or ""),
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -190,12 +180,34 @@ def _load_object(text: str | bytes) -> dict[str, Any] | None:
 HISTORY_HEADER = ("time", "user", "kind", "service", "from -> to", "hosts", "result", "duration")
 
 
-def format_journal(entries: Iterable[JournalEntry]) -> list[str]:
-    """Aligned lines for ``jobtui history``: a header, then one line per entry.
+def per_operation(entries: Iterable[JournalEntry]) -> list[tuple[JournalEntry, JournalEntry]]:
+    """``(first, last)`` entry of each operation, newest operation first.
+
+    ``entries`` are newest first, as :meth:`Coordinator.journal` returns them;
+    ``first`` is the ``started`` entry when it is among them (else the oldest
+    one seen), ``last`` the newest: the operation's end once it has one.
+    """
+    order: list[str] = []
+    first: dict[str, JournalEntry] = {}
+    last: dict[str, JournalEntry] = {}
+    for entry in entries:
+        if entry.op_id not in last:
+            order.append(entry.op_id)
+            last[entry.op_id] = entry
+        known = first.get(entry.op_id)
+        if known is None or known.state != "started":
+            first[entry.op_id] = entry
+    return [(first[op], last[op]) for op in order]
+
+
+def format_journal(entries: Iterable[JournalEntry], limit: int | None = None) -> list[str]:
+    """Aligned lines for ``jobtui history``: a header, then one line per operation
+    (at most ``limit``): when it started, who on which bastion, what, how it ended.
 
     No entries give no lines (the caller says "no history" its own way).
     """
-    rows = [_history_row(entry) for entry in entries]
+    operations = per_operation(entries)
+    rows = [_history_row(first, last) for first, last in operations[:limit]]
     if not rows:
         return []
     table = [HISTORY_HEADER, *rows]
@@ -206,18 +218,22 @@ def format_journal(entries: Iterable[JournalEntry]) -> list[str]:
     ]
 
 
-def _history_row(entry: JournalEntry) -> tuple[str, ...]:
-    when = utc_time(entry.time)
-    change = f"{entry.from_version or '-'} -> {entry.to_version or '-'}"
+def _history_row(first: JournalEntry, last: JournalEntry) -> tuple[str, ...]:
+    when = utc_time(first.time)
+    from_version = last.from_version or first.from_version
+    to_version = last.to_version or first.to_version
+    change = f"{from_version or '-'} -> {to_version or '-'}"
     # A "started" entry has no duration yet; an empty cell says so better than 0.0s.
-    duration = format_duration(entry.duration) if entry.state != "started" else ""
+    ended = last.state in END_STATES
+    duration = format_duration(last.duration) if ended or last.state != "started" else ""
+    who = f"{first.user}@{first.bastion}" if first.bastion else first.user
     return (
         when,
-        entry.user,
-        entry.kind.value,
-        entry.service,
+        who,
+        last.kind.value,
+        last.service,
         change,
-        ",".join(entry.hosts) or "-",
-        entry.state,
+        ",".join(last.hosts) or "-",
+        last.state,
         duration,
     )

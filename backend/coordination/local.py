@@ -6,8 +6,15 @@ Layout of the state directory (``$JOBTUI_STATE_DIR`` or ``~/.local/state/jobtui`
     Held with ``flock(LOCK_EX | LOCK_NB)`` by the process that runs an
     operation; the holder's LockOwner JSON is written inside so a refused
     operator is told who holds it. The kernel drops the flock when the holder
-    exits or crashes, so a stale lock cannot outlive its process. The files
-    are never deleted: deleting a lock file races with someone opening it.
+    exits or crashes, so a stale lock cannot outlive its process; the name a
+    crashed holder leaves in the file is reported as the lock it
+    :attr:`~LocalServiceLock.replaced`. A lock whose holder lives on (an
+    inherited descriptor, ``force-unlock``) is broken by renaming the file
+    away: the holder keeps a flock on a file nobody opens any more.
+
+``locks/.guard``
+    Flocked for a moment around taking, reading and breaking a lock, so a
+    lock file is never renamed away between someone's open and flock.
 
 ``journal.jsonl``
     The deploy journal, one JSON object per line (the same fields as in
@@ -79,40 +86,74 @@ class LocalCoordinator:
         ``ttl`` is not needed here: the kernel releases the lock with its process.
         """
         path = self.lock_path(service)
-        # O_CLOEXEC: a child we spawn (ssh for a host) must not inherit and keep the lock.
-        fd = self._open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(fd)
-            os.close(fd)
-            raise LockedError(service, holder) from None
-        except OSError as exc:
-            os.close(fd)
-            raise CoordinationError(f"cannot lock {path}: {exc}") from exc
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, owner_to_json(owner).encode(), 0)
-            os.fsync(fd)
-        except OSError as exc:
-            os.close(fd)  # closing drops the flock too
-            raise CoordinationError(f"cannot write {path}: {exc}") from exc
-        return LocalServiceLock(service, path, fd)
+        with self._guard():
+            # O_CLOEXEC: a child we spawn (ssh for a host) must not inherit and keep the lock.
+            fd = self._open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise LockedError(service, holder) from None
+            except OSError as exc:
+                os.close(fd)
+                raise CoordinationError(f"cannot lock {path}: {exc}") from exc
+            try:
+                # A name left in the file is a holder that died holding the lock.
+                previous = os.pread(fd, 4096, 0)
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, owner_to_json(owner).encode(), 0)
+                os.fsync(fd)
+            except OSError as exc:
+                os.close(fd)  # closing drops the flock too
+                raise CoordinationError(f"cannot write {path}: {exc}") from exc
+        replaced = owner_from_json(previous) if previous.strip() else None
+        return LocalServiceLock(service, path, fd, replaced)
 
     def holder(self, service: str) -> LockOwner | None:
         path = self.lock_path(service)
-        if not path.exists():
-            return None
-        fd = self._open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
+        with self._guard():
+            if not path.exists():
+                return None
+            fd = self._open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return _read_holder(fd)
-            # We got it, so nobody holds the lock (closing the fd lets it go).
-            return None
-        finally:
-            os.close(fd)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return _read_holder(fd)
+                # We got it, so nobody holds the lock (closing the fd lets it go).
+                return None
+            finally:
+                os.close(fd)
+
+    def break_lock(self, service: str, holder: LockOwner | None) -> bool:
+        """Release the lock without its holder if ``holder`` (any, when ``None``) holds it.
+
+        A free lock only loses the name a crashed holder left in it. A held one
+        is renamed away: its holder keeps a flock on a file nobody opens again.
+        """
+        path = self.lock_path(service)
+        with self._guard():
+            if not path.exists():
+                return True
+            fd = self._open(path, os.O_RDWR | os.O_CLOEXEC)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    current = owner_from_json(os.pread(fd, 4096, 0))
+                    if holder is not None and current != holder:
+                        return False
+                    broken = path.with_name(f".{path.name}.broken-{time.time_ns()}")
+                    os.rename(path, broken)
+                    broken.unlink()  # the holder's descriptor keeps the inode alive
+                    return True
+                os.ftruncate(fd, 0)
+                return True
+            except OSError as exc:
+                raise CoordinationError(f"cannot break the lock {path}: {exc}") from exc
+            finally:
+                os.close(fd)
 
     # Instances.
 
@@ -164,6 +205,16 @@ class LocalCoordinator:
 
     # Files.
 
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Excludes breaking a lock while anyone opens, takes or reads one (held briefly)."""
+        fd = self._open(self.locks_dir / ".guard", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def _open(self, path: Path, flags: int) -> int:
         try:
             return os.open(path, flags, 0o644)
@@ -213,15 +264,26 @@ class LocalCoordinator:
 class LocalServiceLock:
     """A held flock on ``locks/<service>.lock``."""
 
-    def __init__(self, service: str, path: Path, fd: int) -> None:
+    def __init__(
+        self, service: str, path: Path, fd: int, replaced: LockOwner | None = None
+    ) -> None:
         self.service, self.path = service, path
+        self.replaced = replaced
         self._fd: int | None = fd
         self._guard = threading.Lock()
 
     def refresh(self) -> None:
-        """Nothing to extend: the lock lasts as long as it is held; an error once released."""
-        if self._fd is None:
+        """Nothing to extend: the lock lasts as long as it is held. An error once released,
+        or when someone broke it (``force-unlock``: the file is no longer ours)."""
+        fd = self._fd
+        if fd is None:
             raise CoordinationError(f"the lock of {self.service} was already released")
+        try:
+            ours = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+        except OSError:
+            ours = False
+        if not ours:
+            raise CoordinationError(f"the lock of {self.service} was broken by someone else")
 
     def release(self) -> None:
         """Clear the holder's name and let the lock go (idempotent)."""

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from jobtui.backend.deploy.plan import (
         Action as Action,
         ActionKind as ActionKind,
+        PlanLine as PlanLine,
+        PlanRole as PlanRole,
         ServicePlan as ServicePlan,
+        plain as plain,
         render_plan as render_plan,
     )
     from jobtui.backend.deploy.policy import (
@@ -34,7 +37,10 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "plan": (
         "Action",
         "ActionKind",
+        "PlanLine",
+        "PlanRole",
         "ServicePlan",
+        "plain",
         "render_plan",
     ),
     "policy": (

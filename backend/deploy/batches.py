@@ -11,6 +11,9 @@ hosts at a time, and decides the operation's outcome:
 * between batches: ``update_config.delay``, then a paused
   :class:`~jobtui.backend.deploy.policy.RolloutControl` waits; an abort stops there
   (finished hosts keep the new version).
+* an abort with restore stops at the next safe point of the hosts under way
+  (they put their old container back) and reverts every host already updated,
+  whatever the failure action: the service is back where it was.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
-from jobtui.backend.contract import HostResult, Outcome
+from jobtui.backend.contract import HostOutcome, HostResult, Outcome
 from jobtui.backend.deploy.host import HostRollout, Replaced
 from jobtui.backend.deploy.policy import RolloutControl, batches
 from jobtui.config.models import Service
@@ -36,6 +39,8 @@ class FleetResult:
     outcome: Outcome
     hosts: tuple[HostResult, ...]
     message: str
+    plan: tuple[str, ...] = ()
+    """With ``CHANGED``: the new plan's lines."""
 
 
 def roll(
@@ -55,7 +60,9 @@ def roll(
         if index > 0 and not (control.sleep(config.delay) and control.wait_while_paused()):
             rest = [h for g in groups[index:] for h in g]
             for host in rest:
-                results[host] = _untouched(host, "aborted before this host")
+                results[host] = _untouched(host, "aborted before this host", HostOutcome.ABORTED)
+            if control.restore:
+                return _restored(tasks, results, updated, slots, rest)
             done = ", ".join(r.host.name for r, _ in updated) or "none"
             message = f"aborted by the operator; updated: {done}; untouched: {', '.join(rest)}"
             return FleetResult(Outcome.ABORTED, _ordered(tasks, results), message)
@@ -64,6 +71,11 @@ def roll(
         updated += [(r, o) for r, o in outcomes if o.result.ok]
         for rollout, outcome in outcomes:
             results[rollout.host.name] = outcome.result
+        if control.restore:
+            rest = [h for g in groups[index + 1 :] for h in g]
+            for host in rest:
+                results[host] = _untouched(host, "aborted before this host", HostOutcome.ABORTED)
+            return _restored(tasks, results, updated, slots, rest)
         if not failed:
             continue
         what = "canary " if index == 0 and len(groups) > 1 else ""
@@ -86,6 +98,24 @@ def roll(
             message += "; untouched: " + ", ".join(rest)
         return FleetResult(Outcome.FAILED, _ordered(tasks, results), message)
     return FleetResult(Outcome.DONE, _ordered(tasks, results), "")
+
+
+def _restored(
+    tasks: Sequence[tuple[HostRollout, HostTask]],
+    results: dict[str, HostResult],
+    updated: Sequence[tuple[HostRollout, Replaced]],
+    slots: dict[str, threading.BoundedSemaphore],
+    untouched: Sequence[str],
+) -> FleetResult:
+    """After an abort with restore: every updated host reverted; the result says so."""
+    for rollout, outcome in updated:
+        results[rollout.host.name] = _locked(rollout, slots, partial(rollout.revert, outcome))
+    message = "aborted by the operator and restored"
+    if updated:
+        message += "; reverted " + ", ".join(r.host.name for r, _ in updated)
+    if untouched:
+        message += "; untouched: " + ", ".join(untouched)
+    return FleetResult(Outcome.ABORTED, _ordered(tasks, results), message)
 
 
 def _run_batch(
@@ -111,8 +141,10 @@ def _locked(
         return work()
 
 
-def _untouched(host: str, reason: str) -> HostResult:
-    return HostResult(host, False, None, None, None, reason)
+def _untouched(
+    host: str, reason: str, outcome: HostOutcome = HostOutcome.SKIPPED
+) -> HostResult:
+    return HostResult(host, False, None, None, None, reason, outcome=outcome)
 
 
 def _ordered(

@@ -14,7 +14,7 @@ from typing import Any
 from jobtui.backend.docker import ContainerSpec
 from jobtui.backend.errors import JobtuiError
 from jobtui.backend.model import LABEL_ROLLOUT, LABEL_SERVICE, LABEL_SPEC_HASH, LABEL_VERSION
-from jobtui.config.models import Healthcheck, RegistryConfig, Service
+from jobtui.config.models import Healthcheck, RegistryConfig, Service, split_image
 
 NANOS = 1_000_000_000
 
@@ -154,11 +154,23 @@ def restart_policy(restart: str) -> dict[str, Any] | None:
     return policy
 
 
-def pull_auth(registry: RegistryConfig | None, password: str | None) -> dict[str, str] | None:
-    """Credentials for a pull from the configured registry, when it has a login."""
+def pull_auth(
+    registry: RegistryConfig | None, password: str | None, image: str | None = None
+) -> dict[str, str] | None:
+    """Credentials for a pull from the configured registry, when it has a login.
+
+    Docker's ``auth_config``: the daemon logs in with them for this one pull
+    (nothing is stored on the host). Given ``image``, only when it lives in
+    that registry: the login is never sent to another one.
+    """
     if registry is None or not registry.username or not password:
         return None
-    return {"username": registry.username, "password": password}
+    if image is not None:
+        first, slash, _ = split_image(image)[0].partition("/")
+        names_a_registry = slash and ("." in first or ":" in first or first == "localhost")
+        if names_a_registry and first.lower() != registry.host.lower():
+            return None
+    return {"username": registry.username, "password": password, "serveraddress": registry.host}
 
 
 class PullProgress:

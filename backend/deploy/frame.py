@@ -25,16 +25,14 @@ from jobtui.backend.contract import (
     Outcome,
     ServiceLock,
 )
+from jobtui.backend.coordination import LOCK_TTL, take_lock
 from jobtui.backend.deploy.batches import FleetResult
 from jobtui.backend.deploy.host import FAILURES, HostRollout
-from jobtui.backend.deploy.policy import op_description
+from jobtui.backend.deploy.policy import RolloutControl, op_description
 from jobtui.backend.errors import JobtuiError
 from jobtui.config.models import Inventory, Service
 
 log = logging.getLogger(__name__)
-
-LOCK_TTL = 60.0
-"""Seconds the deploy lock outlives a crashed holder."""
 
 
 class OperationFailed(JobtuiError):
@@ -59,15 +57,24 @@ class Operation:
         user: str,
         clock: Callable[[], float],
         host_rollout: Callable[[Operation, str], HostRollout],
+        op_id: str | None = None,
+        bastion: str = "",
+        control: RolloutControl | None = None,
     ) -> None:
         self.kind, self.service, self.hosts = kind, service, hosts
-        self.id = new_op_id()
+        self.id = op_id or new_op_id()
         self.coordinator, self.user, self.clock = coordinator, user, clock
+        self.bastion = bastion
+        self.control = control or RolloutControl()
         self.start = clock()
         self.from_versions: list[str | None] = []
         self.to_version: str | None = None
         self.journaled = False
         self._host_rollout = host_rollout
+
+    def aborting(self) -> bool:
+        """Whether the operator aborted with restore (hosts stop at their next safe point)."""
+        return self.control.restore
 
     def host_rollout(self, host: str) -> HostRollout:
         """The executor of this operation on ``host``."""
@@ -81,7 +88,7 @@ class Operation:
     def entry(self, state: str, duration: float = 0.0, message: str = "") -> JournalEntry:
         return JournalEntry(
             self.id, self.kind, self.service.name, self.user, self.hosts, self.from_version,
-            self.to_version, state, self.clock(), duration, message,
+            self.to_version, state, self.clock(), duration, message, self.bastion,
         )  # fmt: skip
 
     def started(self) -> None:
@@ -101,7 +108,7 @@ class Operation:
             log.warning("journal entry of %s not written: %s", self.id, exc)
         return OpResult(
             self.id, self.kind, self.service.name, body.outcome, body.hosts, body.message,
-            self.start, end,
+            self.start, end, body.plan,
         )  # fmt: skip
 
 
@@ -122,8 +129,15 @@ def run_operation(
     version: str | None,
     host_rollout: Callable[[Operation, str], HostRollout],
     body: Callable[[Operation], FleetResult],
+    op_id: str | None = None,
+    control: RolloutControl | None = None,
+    recover: Callable[[], object] | None = None,
 ) -> OpResult:
-    """Run ``body`` inside the lock/journal frame (see the module doc)."""
+    """Run ``body`` inside the lock/journal frame (see the module doc).
+
+    ``recover`` runs under the lock before ``body``: it finishes or undoes the
+    service's operations that a crash left unfinished.
+    """
     try:
         svc = inventory.service(service)
     except KeyError:
@@ -135,11 +149,13 @@ def run_operation(
         return refused(kind, service, message, clock())
     op = Operation(
         kind, svc, targets, coordinator=coordinator, user=owner.user, clock=clock,
-        host_rollout=host_rollout,
+        host_rollout=host_rollout, op_id=op_id, bastion=owner.host, control=control,
     )  # fmt: skip
-    what = op_description(kind.value, service, (), version or svc.tag)
+    what = f"{op_description(kind.value, service, (), version or svc.tag)} [{op.id}]"
     try:
-        lock = coordinator.acquire(service, replace(owner, since=op.start, op=what), LOCK_TTL)
+        lock = take_lock(
+            coordinator, service, replace(owner, since=op.start, op=what), LOCK_TTL, clock=clock
+        )
     except LockedError as exc:
         return OpResult(op.id, kind, service, Outcome.LOCKED, (), str(exc), op.start, clock())
     except Exception as exc:  # the coordinator's backend (etcd, files) failed
@@ -148,8 +164,10 @@ def run_operation(
     keeper = LeaseKeeper(lock, LOCK_TTL / 3)
     try:
         try:
+            if recover is not None:
+                recover()
             result = body(op)
-            if not op.journaled:
+            if not op.journaled and result.outcome is not Outcome.CHANGED:
                 op.started()
         except OperationFailed as exc:
             result = FleetResult(Outcome.FAILED, (), str(exc))

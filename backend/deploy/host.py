@@ -13,6 +13,12 @@ reports each step through ``emit``. The replacement protocol
 
 On any failure the new container's last log lines are captured and, when
 this operation created it, it is removed: nothing of a failed attempt is left.
+
+Safe points: between two steps, ``aborting()`` is asked; when it says yes
+(an abort with restore), the host is treated as failed there, so the
+failure path above puts the old container back. Before ``register`` the
+host can still go back; once the new container is registered it is done
+(a later restore is a revert, by the batch runner).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 import docker.errors
 import docker.types
 
-from jobtui.backend.contract import Coordinator, HostResult, Instance, StepStatus
+from jobtui.backend.contract import Coordinator, HostOutcome, HostResult, Instance, StepStatus
 from jobtui.backend.coordination import CoordinationError
 from jobtui.backend.deploy.create import (
     PullFailed,
@@ -57,6 +63,7 @@ from jobtui.backend.docker import (
 from jobtui.backend.errors import JobtuiError
 from jobtui.backend.model import ContainerInfo
 from jobtui.config.models import Host, RegistryConfig, Service
+from jobtui.config.secrets import mask_text, secret_values
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +118,10 @@ class HostRollout:
         registry: RegistryConfig | None = None,
         registry_password: str | None = None,
         keep: int = 3,
+        aborting: Callable[[], bool] = lambda: False,
     ) -> None:
         self.op_id = op_id
+        self.aborting = aborting
         self.service = service
         self.host = host
         self.connection = connection
@@ -122,6 +131,11 @@ class HostRollout:
         self.registry = registry
         self.registry_password = registry_password
         self.keep = keep
+        # Whatever a step reports (Docker's errors, a failed container's logs)
+        # is cleaned of these before anyone sees it: screens, journal, CLI.
+        self.secrets = secret_values(service) | (
+            {registry_password} if registry_password else set()
+        )
 
     @property
     def api(self) -> Any:
@@ -157,16 +171,25 @@ class HostRollout:
         self.emit(name, StepStatus.OK, said or message)
         return said
 
+    def safe_point(self) -> None:
+        """Between steps: raise :class:`StepFailed` when the operator aborts with restore."""
+        if self.aborting():
+            why = "aborted by the operator"
+            self.emit("abort", StepStatus.FAILED, f"{why} at a safe point")
+            raise StepFailed(why)
+
     def explain(self, exc: BaseException) -> str:
         if isinstance(exc, PullFailed):
-            return str(exc)
-        if isinstance(exc, docker.errors.APIError):
-            return str(exc.explanation or exc)
-        return describe_error(exc, self.host.url)
+            text = str(exc)
+        elif isinstance(exc, docker.errors.APIError):
+            text = str(exc.explanation or exc)
+        else:
+            text = describe_error(exc, self.host.url)
+        return mask_text(text, self.secrets)
 
     def pull(self, version: str) -> str | None:
         repository = self.service.repository
-        auth = pull_auth(self.registry, self.registry_password)
+        auth = pull_auth(self.registry, self.registry_password, repository)
         progress = PullProgress()
         stream = self.api.pull(repository, tag=version, stream=True, decode=True, auth_config=auth)
         for event in stream:
@@ -221,6 +244,7 @@ class HostRollout:
         except OPERATIONAL_ERRORS:
             return ()
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        text = mask_text(text, self.secrets)
         return tuple(line for line in text.splitlines() if line.strip())[-LOG_LINES:]
 
     def register(self, container_id: str, version: str) -> None:
@@ -242,7 +266,9 @@ class HostRollout:
         """Pull ``version`` and replace ``current`` with a new container of ``spec``."""
 
         def make() -> str:
+            self.safe_point()
             self.step("pull", lambda: self.pull(version), f"{self.service.repository}:{version}")
+            self.safe_point()
             made: list[str] = []
             self.step("create", lambda: self._create_into(made, spec, version, digest))
             return made[0]
@@ -269,13 +295,19 @@ class HostRollout:
         new_id: str | None = None
         old_stopped = False
         try:
+            self.safe_point()
             new_id = make()
+            self.safe_point()
             if stop_first and current is not None and old_running:
                 self.deregister()
-                self.step("stop-old", lambda: self.stop_container(current.id), current.name)
+                # Set first: a stop the client gave up on may still happen in the daemon.
                 old_stopped = True
+                self.step("stop-old", lambda: self.stop_container(current.id), current.name)
+                self.safe_point()
             self.step("start", lambda: self.api.start(new_id))
+            self.safe_point()
             self.step("health", lambda: self.healthy(new_id))
+            self.safe_point()
             # The balancers learn of the new one before the old one goes.
             self.step("register", lambda: self.register(new_id, version))
             # Every other running instance goes, not only `current`: never two
@@ -312,7 +344,9 @@ class HostRollout:
         # however old its creation date (pruning goes by creation time).
         self._prune(new_id, current.id if current is not None else None)
         name = self._name(new_id)
-        result = HostResult(self.host.name, True, from_version, version, name)
+        result = HostResult(
+            self.host.name, True, from_version, version, name, outcome=HostOutcome.UPDATED
+        )
         old_id = current.id if current is not None and current.id != new_id else None
         return Replaced(result, new_id, old_id, created)
 
@@ -370,6 +404,7 @@ class HostRollout:
                 None,
                 None,
                 "reverted: the service had no previous container here",
+                outcome=HostOutcome.RESTORED,
             )
         try:
             containers = {c.id: c for c in self.containers()}
@@ -398,4 +433,5 @@ class HostRollout:
             old.version,
             back.result.container,
             reason,
+            outcome=HostOutcome.RESTORED if back.result.ok else HostOutcome.FAILED,
         )

@@ -19,12 +19,19 @@ STOP_FIRST = "stop-first"
 
 
 class RolloutControl:
-    """Pause, resume or abort a running rollout; checked between batches."""
+    """Pause, resume or abort a running rollout.
+
+    A plain abort is checked between batches (hosts already done keep the new
+    version). An abort with ``restore`` (Ctrl-C in the CLI, SIGTERM to a
+    runner) also acts at the next safe point of the host under way and puts
+    every host back on the version it had (see :mod:`jobtui.backend.deploy.host`).
+    """
 
     def __init__(self) -> None:
         self._running = threading.Event()
         self._running.set()
         self._aborted = threading.Event()
+        self._restore = False
 
     def pause(self) -> None:
         self._running.clear()
@@ -32,10 +39,17 @@ class RolloutControl:
     def resume(self) -> None:
         self._running.set()
 
-    def abort(self) -> None:
+    def abort(self, *, restore: bool = False) -> None:
+        if restore:
+            self._restore = True
         self._aborted.set()
         # A paused rollout must wake up to see the abort.
         self._running.set()
+
+    @property
+    def restore(self) -> bool:
+        """Aborted with ``restore``: stop at the next safe point and put the old version back."""
+        return self._restore and self.aborted
 
     @property
     def paused(self) -> bool:

@@ -8,14 +8,15 @@ can act on.
 ``ssh://`` hosts are reached through an OpenSSH unix-socket forward and a
 plain ``unix://`` client on it: measured here as cancellable, fine with a
 dozen concurrent streams and ~300x faster than ``use_ssh_client``; it also
-honours ``~/.ssh/config``, ProxyJump and the agent.
+honours ``~/.ssh/config``, ProxyJump and the agent. Every use of a client
+(:attr:`HostConnection.client`, so every verb, rollout step, log tail and
+observer call) first makes sure the forward runs: started on first use,
+restarted when it died, one per host per process (:mod:`.forwards`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ import docker.errors
 import docker.tls
 
 from jobtui.backend.docker.errors import HostUnavailable, describe_error
-from jobtui.backend.docker.ssh import SshForward
+from jobtui.backend.docker.forwards import FORWARDS, ForwardFiles, Forwards, Spawner
+from jobtui.backend.docker.ssh import DEFAULT_CONNECT_TIMEOUT, SshForward
 from jobtui.backend.errors import JobtuiError
 from jobtui.config.models import Host
 
@@ -40,7 +42,6 @@ Pinning it spares the ``/version`` round-trip docker-py makes at construction.""
 
 NEWEST_API_VERSION = "1.45"
 """The newest API version docker-py 7.2 knows."""
-
 
 
 @dataclass(frozen=True)
@@ -79,24 +80,60 @@ class HostConnection:
         host: Host,
         *,
         timeout: float = DEFAULT_TIMEOUT,
-        runtime_dir: Path | None = None,
         ssh_options: Sequence[str] = (),
+        ssh: str = "ssh",
+        forwards: Forwards = FORWARDS,
     ) -> None:
         self.host = host
         self.timeout = timeout
         self._lock = threading.Lock()
         self._client: docker.DockerClient | None = None
         self._api_version = PINNED_API_VERSION
+        self._is_ssh = host.endpoint.scheme == "ssh"
+        self._ssh_options = tuple(ssh_options)
+        self._ssh = ssh
+        self._forwards = forwards
         self._forward: SshForward | None = None
-        if host.url.startswith("ssh://"):
-            where = runtime_dir or Path(tempfile.gettempdir())
-            self._forward = SshForward(host.url, where / f"{host.name}.sock", options=ssh_options)
+        self._forward_key = (host.name, str(host.endpoint), host.ssh, self._ssh_options, ssh)
 
     @property
     def client(self) -> docker.DockerClient:
-        """The client; built on first use (no network), ``HostUnavailable`` if it cannot be."""
+        """The client, its ssh forward running; ``HostUnavailable`` (with why) if it cannot be.
+
+        Building the client never touches the network; for an ``ssh://`` host
+        the forward is started (or restarted) here, before any API call.
+        """
+        if self._is_ssh:
+            self._ensure_forward()
         with self._lock:
             return self._client_locked()
+
+    @property
+    def forward(self) -> SshForward | None:
+        """The ssh forward (``ssh://`` hosts, once used)."""
+        return self._forward
+
+    def forward_state(self) -> str | None:
+        """For the hosts panel: the ssh forward's state (``None`` for other hosts)."""
+        forward = self._forward
+        if forward is None:
+            return None if not self._is_ssh else "ssh forward not started"
+        return forward.state()
+
+    def _ensure_forward(self) -> SshForward:
+        with self._lock:
+            forward = self._forward
+            if forward is None:
+                forward = self._forwards.acquire(self._forward_key, self.host.name, self._make)
+                self._forward = forward
+        forward.ensure(min(self.timeout, DEFAULT_CONNECT_TIMEOUT))
+        return forward
+
+    def _make(self, files: ForwardFiles, spawner: Spawner) -> SshForward:
+        return SshForward(
+            self.host.name, self.host.endpoint, files, settings=self.host.ssh,
+            options=self._ssh_options, ssh=self._ssh, spawner=spawner,
+        )  # fmt: skip
 
     def _client_locked(self) -> docker.DockerClient:
         if self._client is None:
@@ -108,9 +145,10 @@ class HostConnection:
 
     def _build(self) -> docker.DockerClient:
         url, tls = self.host.url, None
-        if self._forward is not None:
+        if self._is_ssh:
+            assert self._forward is not None  # client() started it
             url = f"unix://{self._forward.local_socket}"
-        elif url.startswith("tcp://") and self.host.tls is not None:
+        elif self.host.endpoint.scheme == "tcp" and self.host.tls is not None:
             cfg = self.host.tls
             cert = (cfg.client_cert, cfg.client_key) if cfg.client_cert and cfg.client_key else None
             tls = docker.tls.TLSConfig(client_cert=cert, ca_cert=cfg.ca_cert, verify=cfg.verify)
@@ -124,11 +162,10 @@ class HostConnection:
 
     def connect(self) -> DaemonInfo:
         """Make sure the host answers; its version. ``HostUnavailable`` with a reason if not."""
+        api = self.client.api  # starts the ssh forward; HostUnavailable says why it could not
         with self._lock:
             try:
-                if self._forward is not None and not self._forward.alive:
-                    self._forward.start(self.timeout)
-                info = self._client_locked().api.version(api_version=False)
+                info = api.version(api_version=False)
                 wanted = negotiate_api_version(
                     str(info.get("ApiVersion", PINNED_API_VERSION)), info.get("MinAPIVersion")
                 )
@@ -140,7 +177,8 @@ class HostConnection:
                     self._client_locked()
             except Exception as exc:
                 message = describe_error(exc, self.host.url)
-                said = self._forward.last_message() if self._forward is not None else ""
+                forward = self._forward
+                said = forward.last_message() if forward is not None else ""
                 if said and not isinstance(exc, JobtuiError):
                     # ssh got through but the remote end did not: ssh says why.
                     message = f"{message}; ssh: {said}"
@@ -160,18 +198,19 @@ class HostConnection:
             raise HostUnavailable(describe_error(exc, self.host.url)) from exc
 
     def close(self) -> None:
-        """Close the client's connections and stop the SSH forward."""
+        """Close the client's connections and let go of the SSH forward (the last user stops it)."""
         with self._lock:
             client, self._client = self._client, None
+            forward, self._forward = self._forward, None
             if client is not None:
                 with contextlib.suppress(Exception):
                     client.close()
-            if self._forward is not None:
-                self._forward.stop()
+        if forward is not None:
+            self._forwards.release(self._forward_key)
 
 
 class HostPool:
-    """One :class:`HostConnection` per inventory host, owning their SSH forwards."""
+    """One :class:`HostConnection` per inventory host; their SSH forwards are the process's."""
 
     def __init__(
         self,
@@ -179,15 +218,14 @@ class HostPool:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         ssh_options: Sequence[str] = (),
+        forwards: Forwards = FORWARDS,
     ) -> None:
-        self._runtime_dir: Path | None = None
-        if any(h.url.startswith("ssh://") for h in hosts.values()):
-            # Private (0700) and short: unix socket paths are limited to ~100 bytes.
-            self._runtime_dir = Path(tempfile.mkdtemp(prefix="jobtui-ssh-"))
+        self._forwards = forwards
+        ssh = any(h.endpoint.scheme == "ssh" for h in hosts.values())
+        self._runtime_dir: Path | None = forwards.process_path() if ssh else None
+        """Where the forwards' sockets, logs and pid files are kept (ssh hosts only)."""
         self._connections = {
-            name: HostConnection(
-                host, timeout=timeout, runtime_dir=self._runtime_dir, ssh_options=ssh_options
-            )
+            name: HostConnection(host, timeout=timeout, ssh_options=ssh_options, forwards=forwards)
             for name, host in hosts.items()
         }
 
@@ -201,11 +239,6 @@ class HostPool:
         return len(self._connections)
 
     def close(self) -> None:
-        """Close every client and stop every SSH forward this pool started."""
+        """Close every client and let go of the SSH forwards (ended when no pool uses them)."""
         for connection in self._connections.values():
             connection.close()
-        if self._runtime_dir is not None:
-            with contextlib.suppress(OSError):
-                for leftover in self._runtime_dir.iterdir():
-                    leftover.unlink()
-                os.rmdir(self._runtime_dir)

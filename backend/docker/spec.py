@@ -3,8 +3,14 @@
 :func:`desired_spec` reads it from an inventory :class:`Service`,
 :func:`observed_spec` from Docker's ``GET /containers/{id}/json``. Both give the
 same normalized, frozen :class:`ContainerSpec`, so drift is a field-by-field
-comparison (:func:`diff_specs`) and a short hash (:func:`spec_hash`) that the
-rollout stores in the ``jobtui.spec-hash`` label.
+comparison (:func:`diff_specs`) and a short keyed hash (:func:`spec_hash`) that
+the rollout stores in the ``jobtui.spec-hash`` label.
+
+Secret env values (:mod:`jobtui.config.secrets` says which) never leave here
+in the clear: diffs name the variable and say ``changed``, and the label is an
+HMAC under a key that only the bastion holds, so nobody who can read labels
+(``docker ps``, cAdvisor's ``container_label_*`` series in Prometheus) can
+test password guesses against it.
 
 Docker merges the image's env, labels, entrypoint and cmd into every
 container and fills in the daemon's logging driver, so an inspected container
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import json
 import shlex
 from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +32,7 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any, TypeVar
 
 from jobtui.config.models import PortSpec, Service, Ulimit, Volume, split_image
+from jobtui.config.secrets import MASK, is_secret_name, looks_secret, secret_keys
 
 Pairs = tuple[tuple[str, str], ...]
 """Name/value pairs sorted by name: env vars, labels, log options."""
@@ -38,10 +46,9 @@ SPEC_HASH_LENGTH = 16
 # Part of the hashed text: changing how a spec is hashed must be deliberate,
 # since every deployed container would then read as changed.
 _HASH_FORMAT = 1
+_KEYED_HASH_FORMAT = 2
 
 UNSET = "(unset)"
-MASK = "••••••"
-SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "CREDENTIAL")
 
 _T = TypeVar("_T")
 
@@ -117,6 +124,9 @@ class ContainerSpec:
     defaults: Defaults | None = dataclasses.field(default=None, compare=False, repr=False)
     """On observed specs, what the values were read against; see :func:`diff_specs`.
     Not part of equality or of the hash."""
+    secret_env: frozenset[str] = dataclasses.field(default=frozenset(), compare=False, repr=False)
+    """Names of env vars whose values are secret (never shown; see ``config.secrets``).
+    Not part of equality or of the hash."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env", _pairs(self.env))
@@ -134,8 +144,16 @@ class FieldDiff:
     field: str
     desired: str
     actual: str
+    secret: bool = False
+    """A secret value: ``desired`` and ``actual`` hold the mask (or ``(unset)``), never it."""
 
     def __str__(self) -> str:
+        if self.secret:
+            if self.actual == UNSET:
+                return f"{self.field}: added"
+            if self.desired == UNSET:
+                return f"{self.field}: removed"
+            return f"{self.field}: changed"
         return f"{self.field}: {self.actual} -> {self.desired}"
 
 
@@ -160,6 +178,7 @@ def desired_spec(service: Service) -> ContainerSpec:
         mem_limit=service.mem_limit or None,
         cpus=_cpus(round(service.cpus * 1e9) if service.cpus else 0),
         labels=_user_labels(service.labels),
+        secret_env=secret_keys(service),
     )
 
 
@@ -193,9 +212,10 @@ def observed_spec(inspect: Mapping[str, Any], defaults: Defaults | None = None) 
     retries = policy.get("MaximumRetryCount") or 0
     restart = f"{policy.get('Name') or ''}:{retries}" if retries else policy.get("Name")
     log = host.get("LogConfig") or {}
+    env = _env_pairs(config.get("Env"))
     spec = ContainerSpec(
         image=full_image_ref(config.get("Image") or ""),
-        env=_env_pairs(config.get("Env")),
+        env=env,
         port=_port_in(network_mode, _observed_port(host)),
         volumes=_observed_volumes(inspect),
         ulimits=tuple(
@@ -213,6 +233,7 @@ def observed_spec(inspect: Mapping[str, Any], defaults: Defaults | None = None) 
         mem_limit=host.get("Memory") or None,
         cpus=_cpus(host.get("NanoCpus") or 0),
         labels=_user_labels(config.get("Labels") or {}),
+        secret_env=frozenset(k for k, v in env if is_secret_name(k) or looks_secret(v)),
     )
     return without_defaults(spec, base)
 
@@ -320,11 +341,26 @@ def _words(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
 # ---------------------------------------------------------------- hashing
 
 
-def spec_hash(spec: ContainerSpec) -> str:
-    """A short, stable digest of a desired spec, for the ``jobtui.spec-hash`` label."""
-    payload = {"format": _HASH_FORMAT, "spec": _plain(spec)}
+def spec_hash(spec: ContainerSpec, key: bytes | None = None) -> str:
+    """A short, stable digest of a desired spec, for the ``jobtui.spec-hash`` label.
+
+    With ``key`` (the bastion's, see ``backend.deploy.spec_key``) an HMAC-SHA256
+    over the whole spec: without the key nobody can tell which spec, or which
+    password, gave a label. Without a key the secret values are left out
+    (their names stay in), so an unkeyed label never depends on a secret.
+    """
+    if key:
+        payload = {"format": _KEYED_HASH_FORMAT, "spec": _plain(spec)}
+        digest = hmac.new(key, _canonical(payload), hashlib.sha256)
+        return digest.hexdigest()[:SPEC_HASH_LENGTH]
+    hidden = tuple((k, "" if k in spec.secret_env else v) for k, v in spec.env)
+    payload = {"format": _HASH_FORMAT, "spec": _plain(replace(spec, env=hidden))}
+    return hashlib.sha256(_canonical(payload)).hexdigest()[:SPEC_HASH_LENGTH]
+
+
+def _canonical(payload: Any) -> bytes:
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:SPEC_HASH_LENGTH]
+    return text.encode()
 
 
 def _plain(value: Any) -> Any:
@@ -342,15 +378,17 @@ def diff_specs(desired: ContainerSpec, actual: ContainerSpec) -> tuple[FieldDiff
     """What would change turning ``actual`` into ``desired``, in inventory order.
 
     Both are read against the defaults ``actual`` was observed with, so a
-    value the image already provides is no difference. Values of env vars
-    whose names look secret are masked.
+    value the image already provides is no difference. Secret env values (by
+    the rule of ``config.secrets``, or known secret on either side) are never
+    shown: their diff says only that the value changed.
     """
     want = without_defaults(desired, actual.defaults)
     have = without_defaults(actual, actual.defaults)
     diffs: list[FieldDiff] = []
     if want.image != have.image:
         diffs.append(FieldDiff("image", want.image, have.image))
-    diffs += [_masked(d) for d in _keyed("envs", dict(want.env), dict(have.env), str)]
+    secret = want.secret_env | have.secret_env
+    diffs += [_masked(d, secret) for d in _keyed("envs", dict(want.env), dict(have.env), str)]
     diffs += _scalar("port", want.port, have.port, str, "(none)")
     diffs += _keyed(
         "volumes",
@@ -375,12 +413,6 @@ def diff_specs(desired: ContainerSpec, actual: ContainerSpec) -> tuple[FieldDiff
     return tuple(diffs)
 
 
-def is_secret(name: str) -> bool:
-    """Whether an env var's value must not be shown (its name mentions a password, key …)."""
-    upper = name.upper()
-    return any(word in upper for word in SECRET_WORDS)
-
-
 def _scalar(
     name: str, want: _T | None, have: _T | None, show: Callable[[_T], str], missing: str
 ) -> list[FieldDiff]:
@@ -403,11 +435,13 @@ def _text(value: _T | None, show: Callable[[_T], str], missing: str) -> str:
     return missing if value is None else show(value)
 
 
-def _masked(diff: FieldDiff) -> FieldDiff:
-    if not is_secret(diff.field.partition(".")[2]):
+def _masked(diff: FieldDiff, secret: frozenset[str]) -> FieldDiff:
+    name = diff.field.partition(".")[2]
+    values = (diff.desired, diff.actual)
+    if name not in secret and not is_secret_name(name) and not any(map(looks_secret, values)):
         return diff
-    desired, actual = (MASK if v != UNSET else v for v in (diff.desired, diff.actual))
-    return FieldDiff(diff.field, desired, actual)
+    desired, actual = (MASK if v != UNSET else v for v in values)
+    return FieldDiff(diff.field, desired, actual, secret=True)
 
 
 def _show_size(size: int) -> str:

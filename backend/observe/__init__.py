@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     from jobtui.backend.observe.fleet import (
         FleetObserver as FleetObserver,
     )
+    from jobtui.backend.observe.outdated import (
+        OutdatedRow as OutdatedRow,
+        RegistryTags as RegistryTags,
+        TagCache as TagCache,
+        fetch_tags as fetch_tags,
+        newer_by_key as newer_by_key,
+        outdated_rows as outdated_rows,
+        repositories as repositories,
+    )
     from jobtui.backend.observe.rows import (
         STATE_HOST_DOWN as STATE_HOST_DOWN,
         STATE_MISSING as STATE_MISSING,
@@ -38,6 +47,15 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "fleet": (
         "FleetObserver",
+    ),
+    "outdated": (
+        "OutdatedRow",
+        "RegistryTags",
+        "TagCache",
+        "fetch_tags",
+        "newer_by_key",
+        "outdated_rows",
+        "repositories",
     ),
     "rows": (
         "STATE_HOST_DOWN",

@@ -1,9 +1,11 @@
 """The fleet model: every host's containers, kept current from Docker events.
 
 :class:`FleetObserver` is the real :class:`~jobtui.backend.model.FleetSource`.
-Each host is followed by its own :class:`~jobtui.backend.observe.watch.HostWatch`;
-their changes are merged into one immutable :class:`FleetSnapshot` that is
-replaced atomically, so readers never lock and never see a half-applied change.
+Each host is followed by its own :class:`~jobtui.backend.observe.watch.HostWatch`
+(one events reader thread per connected host; connects, lists and probes run on
+one shared :class:`~jobtui.backend.observe.watch.WatchPool`); their changes
+are merged into one immutable :class:`FleetSnapshot` that is replaced
+atomically, so readers never lock and never see a half-applied change.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from types import MappingProxyType
 
 from jobtui.backend.docker import HostPool
 from jobtui.backend.model import FleetSnapshot, HostState, HostStatus
-from jobtui.backend.observe.watch import HostWatch
+from jobtui.backend.observe.watch import (
+    MAX_WORKERS,
+    PROBE_TIMEOUT,
+    QUIET_PROBE,
+    HostWatch,
+    WatchPool,
+)
 from jobtui.config.models import Host
 
 log = logging.getLogger(__name__)
@@ -27,13 +35,19 @@ OBSERVER_TIMEOUT = 5.0
 
 
 class FleetObserver:
-    """Observes every host of the inventory (one thread per host, plus its events reader)."""
+    """Observes every host of the inventory.
+
+    Threads: one events reader per connected host plus at most ``workers``
+    shared ones (``MAX_WORKERS``); a host that is down has no thread.
+    """
 
     def __init__(
         self,
         hosts: Mapping[str, Host],
         *,
-        ping_interval: float = 1.0,
+        quiet_probe: float = QUIET_PROBE,
+        probe_timeout: float = PROBE_TIMEOUT,
+        workers: int = MAX_WORKERS,
         clock: Callable[[], float] = time.time,
         timeout: float = OBSERVER_TIMEOUT,
         pool: HostPool | None = None,
@@ -41,7 +55,10 @@ class FleetObserver:
         """``pool`` shares connections (and SSH forwards) with other engine parts;
         without it the observer builds its own and closes it on :meth:`stop`."""
         self._hosts = dict(hosts)
-        self._ping_interval = ping_interval
+        self._quiet_probe = quiet_probe
+        self._probe_timeout = probe_timeout
+        self._workers = max(1, min(workers, len(self._hosts)))
+        self._tasks: WatchPool | None = None
         self._clock = clock
         self._timeout = timeout
         self._pool = pool
@@ -61,12 +78,15 @@ class FleetObserver:
         self._on_change = on_change
         if self._pool is None:
             self._pool = HostPool(self._hosts, timeout=self._timeout)
+        self._tasks = WatchPool(self._workers)
         for name in self._hosts:
             watch = HostWatch(
                 self._pool[name],
                 self._publish,
                 self._stopping,
-                ping_interval=self._ping_interval,
+                pool=self._tasks,
+                quiet_probe=self._quiet_probe,
+                probe_timeout=self._probe_timeout,
                 clock=self._clock,
             )
             self._watches.append(watch)
@@ -90,7 +110,10 @@ class FleetObserver:
         for watch in self._watches:
             watch.interrupt()
         deadline = time.monotonic() + timeout
-        stuck = [w.name for w in self._watches if not w.join(deadline - time.monotonic())]
+        stuck = []
+        if self._tasks is not None and not self._tasks.stop(timeout):
+            stuck.append("shared workers")
+        stuck += [w.name for w in self._watches if not w.join(deadline - time.monotonic())]
         if stuck:
             # Daemon threads blocked in a connect: they end at its timeout.
             log.warning("observer threads still busy after stop: %s", ", ".join(stuck))
@@ -104,6 +127,12 @@ class FleetObserver:
         for watch in self._watches:
             total.update(watch.calls)
         return total
+
+    @property
+    def threads(self) -> int:
+        """Observer threads alive now: shared workers plus events readers (for measurements)."""
+        prefixes = ("jobtui-watch-", "jobtui-events-")
+        return sum(1 for t in threading.enumerate() if t.name.startswith(prefixes))
 
     def _publish(self, state: HostState) -> None:
         with self._changed:

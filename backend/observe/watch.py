@@ -1,17 +1,27 @@
 """Follow one Docker host: list once, then keep current from its events stream.
 
-Each host gets a supervisor thread and, while connected, an events reader
-thread. The reader only notes which containers changed; the supervisor then
-re-lists just those (one ``/containers/json?filters=id`` call per wake-up,
-however many events arrived) and pings the daemon every ``ping_interval``
-with a short timeout, because a blocking events stream alone cannot tell a
-quiet host from a dead one. Steady-state cost is one ping per host per
-interval, independent of the number of containers.
+Threads are bounded by the fleet, not doubled per host: a connected host
+has exactly one thread, its events reader, blocked in ``recv`` (no polling).
+Everything else — connecting and reconnecting with backoff, re-listing the
+containers that events named, probing a quiet stream — runs as timed tasks
+on one :class:`WatchPool` of at most ``MAX_WORKERS`` threads shared by every
+host of a :class:`~jobtui.backend.observe.fleet.FleetObserver`; a host that
+is down costs no thread of its own.
+
+Idle cost: the events stream itself shows a daemon that stops (it ends, and
+a ping with a short timeout tells a dropped proxy from an outage). A hung
+daemon keeps the stream open and silent, so a host whose stream has been
+quiet for ``QUIET_PROBE`` seconds gets one ``/_ping`` with ``PROBE_TIMEOUT``:
+about ``60 / QUIET_PROBE`` calls per host per minute while nothing happens,
+none while events flow, and a hung daemon is DOWN within
+``QUIET_PROBE + PROBE_TIMEOUT`` seconds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -49,12 +59,99 @@ COALESCE = 0.025
 MAX_TARGETED_IDS = 50
 """Above this many changed containers one full list is cheaper than a filtered one."""
 
+QUIET_PROBE = 12.0
+"""Seconds of silence on a host's events stream before it is pinged (hung-daemon check)."""
+
+PROBE_TIMEOUT = 3.0
+"""How long that ping, and the one after a stream ends, may take before the host is DOWN."""
+
+MAX_WORKERS = 8
+"""Threads a :class:`WatchPool` grows to at most (connects, lists, probes of every host)."""
+
 _UPTIME_SLACK = 5.0
 """Seconds of clock difference tolerated between us and a daemon when checking uptimes."""
 
 
-class _StreamEnded(Exception):
-    """The events stream closed while we were not stopping."""
+class WatchPool:
+    """Timed tasks on a few worker threads, shared by the watches of one fleet.
+
+    Workers are started on demand (one while idle, more only when due tasks
+    wait and every worker is busy in a blocking call) and sleep on a
+    condition until the earliest task is due: an idle fleet wakes them once
+    per probe, nothing more.
+    """
+
+    def __init__(self, workers: int = MAX_WORKERS) -> None:
+        self._max = max(1, workers)
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._seq = itertools.count()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._stopped = False
+
+    @property
+    def threads(self) -> int:
+        """Worker threads started so far (for measuring)."""
+        return len(self._threads)
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        self.call_later(0.0, fn, *args)
+
+    def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        with self._cond:
+            if self._stopped:
+                return
+            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._seq), fn, args))
+            if self._idle == 0 and len(self._threads) < self._max:
+                self._spawn()
+            else:
+                self._cond.notify()
+
+    def _spawn(self) -> None:
+        thread = threading.Thread(
+            target=self._work, name=f"jobtui-watch-{len(self._threads) + 1}", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if self._stopped:
+                        return
+                    now = time.monotonic()
+                    if self._heap and self._heap[0][0] <= now:
+                        break
+                    self._idle += 1
+                    self._cond.wait(self._heap[0][0] - now if self._heap else None)
+                    self._idle -= 1
+                _, _, fn, args = heapq.heappop(self._heap)
+                if self._heap:
+                    if (
+                        self._heap[0][0] <= now
+                        and self._idle == 0
+                        and len(self._threads) < self._max
+                    ):
+                        self._spawn()
+                    else:
+                        self._cond.notify()  # someone must watch the next deadline
+            try:
+                fn(*args)
+            except Exception:  # one host's bug must not kill a shared worker
+                log.exception("observer task %s failed", getattr(fn, "__qualname__", fn))
+
+    def stop(self, timeout: float) -> bool:
+        """Drop pending tasks and wait for the workers; whether they all ended."""
+        with self._cond:
+            self._stopped = True
+            self._heap.clear()
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
 
 
 class HostWatch:
@@ -66,7 +163,9 @@ class HostWatch:
         publish: Callable[[HostState], None],
         stopping: threading.Event,
         *,
-        ping_interval: float = 1.0,
+        pool: WatchPool,
+        quiet_probe: float = QUIET_PROBE,
+        probe_timeout: float = PROBE_TIMEOUT,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = connection.host.name
@@ -74,22 +173,27 @@ class HostWatch:
         self._conn = connection
         self._publish = publish
         self._stopping = stopping
-        self._ping_interval = ping_interval
-        # Short enough that a hung daemon is DOWN within ~3 s at the default interval.
-        self._ping_timeout = max(0.5, min(2.0, 2 * ping_interval))
+        self._pool = pool
+        self._quiet = quiet_probe
+        self._probe_timeout = probe_timeout
         self._clock = clock
         self._lock = threading.Lock()  # guards the fields the reader thread touches
-        self._wake = threading.Event()
+        self._work = threading.RLock()  # one task at a time changes this host's model
         self._dirty: set[str] = set()
+        self._refresh_queued = False
+        self._heard = 0.0  # monotonic time the daemon last showed it is alive
         self._started: dict[str, float] = {}
         # Stop times of jobtui's stopped containers: which one served last.
         self._finished: dict[str, float] = {}
         self._last_event_ns: int | None = None
         self._stream: Any = None
+        self._session = 0
+        self._ended = 0  # the last session that ended (== _session: none is live)
+        self._began = 0.0
+        self._backoff = MIN_BACKOFF
+        self._version: str | None = None
         self._containers: dict[str, ContainerInfo] = {}
         self._state = HostState(self.name, self.url)
-        self._thread = threading.Thread(target=self._run, name=f"jobtui-watch-{self.name}")
-        self._thread.daemon = True
         self._reader: threading.Thread | None = None
         self.calls: Counter[str] = Counter()
         """Docker API calls made, by kind (for measuring; read without locking)."""
@@ -97,61 +201,62 @@ class HostWatch:
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> None:
-        self._thread.start()
+        self._pool.submit(self._connect)
 
     def interrupt(self) -> None:
-        """Make the threads return soon: close the events stream and wake the supervisor."""
+        """Make the reader return soon: close the events stream (``stopping`` is set)."""
         self._close_stream()
-        self._wake.set()
 
     def join(self, timeout: float) -> bool:
-        """Wait for both threads; whether they ended."""
-        deadline = time.monotonic() + timeout
-        self._thread.join(max(0.0, deadline - time.monotonic()))
+        """Wait for the events reader; whether it ended."""
         reader = self._reader
         if reader is not None:
-            reader.join(max(0.0, deadline - time.monotonic()))
-        return not self._thread.is_alive() and not (reader and reader.is_alive())
+            reader.join(max(0.0, timeout))
+        return not (reader and reader.is_alive())
 
-    # -- supervisor ----------------------------------------------------------
+    # -- sessions (pool tasks) -----------------------------------------------
 
-    def _run(self) -> None:
-        backoff = MIN_BACKOFF
-        while not self._stopping.is_set():
-            began = time.monotonic()
+    def _connect(self) -> None:
+        """Connect, subscribe, list everything, start the reader; or DOWN and retry later."""
+        if self._stopping.is_set():
+            return
+        with self._work:
+            self._session += 1
+            session = self._session
+            self._began = time.monotonic()
             try:
                 self.calls["version"] += 1
-                self._follow(self._conn.connect().version)
-            except _StreamEnded as exc:
-                # A dropped stream on a daemon that still answers (proxy idle
-                # timeout, sshd restart) is no outage: resubscribe without DOWN.
-                if not self._stopping.is_set() and not self._answers():
-                    self._mark_down(str(exc))
+                version = self._conn.connect().version
+                stream = self._subscribe()
+                if self._stopping.is_set():
+                    self._close_stream()
+                    return
+                self._relist(version)
             except Exception as exc:
-                if not self._stopping.is_set():
-                    self._mark_down(describe_error(exc, self.url))
-            finally:
+                self._ended = session
                 self._close_stream()
-                if self._reader is not None:
-                    self._reader.join(timeout=2.0)
-            if time.monotonic() - began > STABLE_SESSION:
-                backoff = MIN_BACKOFF  # a session that lasted: the next failure is news
-            self._stopping.wait(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF)
+                if self._stopping.is_set():
+                    return
+                self._mark_down(describe_error(exc, self.url))
+                self._retry_later()
+                return
+            self._version = version
+            self._heard = time.monotonic()
+            reader = threading.Thread(
+                target=self._read_events,
+                args=(stream, session),
+                name=f"jobtui-events-{self.name}",
+                daemon=True,
+            )
+            self._reader = reader
+            reader.start()
+        self._pool.call_later(self._quiet, self._probe, session)
 
-    def _answers(self) -> bool:
-        try:
-            self.calls["ping"] += 1
-            self._conn.ping(self._ping_timeout)
-        except HostUnavailable:
-            return False
-        return True
-
-    def _follow(self, version: str) -> None:
-        """One connected session; returns on stop, raises when the host is lost."""
+    def _subscribe(self) -> Iterable[dict[str, Any]]:
         api = self._conn.client.api
         with self._lock:
             since = self._last_event_ns
+            self._dirty.clear()  # the full list that follows covers them
         # Subscribe before listing so nothing that happens during the list is
         # missed; ``since`` replays what happened while we were disconnected
         # (start times included), and the full list heals whatever it cannot.
@@ -163,51 +268,77 @@ class HostWatch:
         )
         with self._lock:
             self._stream = stream
-        if self._stopping.is_set():
-            return
-        self._relist(version)
-        self._reader = threading.Thread(
-            target=self._read_events, args=(stream,), name=f"jobtui-events-{self.name}"
-        )
-        self._reader.daemon = True
-        self._reader.start()
-        next_ping = time.monotonic() + self._ping_interval
-        while True:
-            self._wake.wait(max(0.0, next_ping - time.monotonic()))
-            self._wake.clear()
+        return stream  # type: ignore[no-any-return]
+
+    def _end_session(self, session: int, error: str | None) -> None:
+        """The session is over (stream ended, probe or list failed): DOWN if it is, then retry.
+
+        Runs once per session, whichever noticed first.
+        """
+        with self._work:
+            if session != self._session or self._ended == session:
+                return
+            self._ended = session
+            self._close_stream()
             if self._stopping.is_set():
                 return
-            if not self._reader.is_alive():
-                raise _StreamEnded(f"{self.url}: events stream ended (daemon stopped?)")
-            with self._lock:
-                pending = bool(self._dirty)
-            if pending:
-                # Events come in bursts (kill, die, stop, destroy): let one list cover them.
-                self._stopping.wait(COALESCE)
-            with self._lock:
-                dirty, self._dirty = self._dirty, set()
-            if dirty:
-                self._refresh(dirty, version)
-            if time.monotonic() >= next_ping:
-                self.calls["ping"] += 1
-                self._conn.ping(self._ping_timeout)
-                next_ping = time.monotonic() + self._ping_interval
+            if error is None and not self._answers():
+                error = f"{self.url}: events stream ended (daemon stopped?)"
+            # A dropped stream on a daemon that still answers (proxy idle
+            # timeout, sshd restart) is no outage: resubscribe without DOWN.
+            if error is not None:
+                self._mark_down(error)
+            self._retry_later()
+
+    def _retry_later(self) -> None:
+        if self._stopping.is_set():
+            return
+        if time.monotonic() - self._began > STABLE_SESSION:
+            self._backoff = MIN_BACKOFF  # a session that lasted: the next failure is news
+        delay, self._backoff = self._backoff, min(self._backoff * 2, MAX_BACKOFF)
+        self._pool.call_later(delay, self._connect)
+
+    def _probe(self, session: int) -> None:
+        """Ping a host whose stream has been quiet ``QUIET_PROBE`` s: a hung daemon is silent."""
+        if self._stopping.is_set() or session != self._session or self._ended == session:
+            return
+        quiet_for = time.monotonic() - self._heard
+        if quiet_for < self._quiet:
+            self._pool.call_later(self._quiet - quiet_for, self._probe, session)
+            return
+        try:
+            self.calls["ping"] += 1
+            self._conn.ping(self._probe_timeout)
+        except HostUnavailable as exc:
+            self._end_session(session, str(exc))
+            return
+        self._heard = time.monotonic()
+        self._pool.call_later(self._quiet, self._probe, session)
+
+    def _answers(self) -> bool:
+        try:
+            self.calls["ping"] += 1
+            self._conn.ping(self._probe_timeout)
+        except HostUnavailable:
+            return False
+        return True
 
     def _close_stream(self) -> None:
         with self._lock:
             stream, self._stream = self._stream, None
         if stream is not None:
             with contextlib.suppress(Exception):
-                stream.close()
+                stream.close()  # docker's CancellableStream shuts the socket: recv returns
 
-    # -- events reader -------------------------------------------------------
+    # -- events reader (the host's one thread) -------------------------------
 
-    def _read_events(self, stream: Iterable[dict[str, Any]]) -> None:
+    def _read_events(self, stream: Iterable[dict[str, Any]], session: int) -> None:
         try:
             for event in stream:
                 container_id, action, when = event_fields(event)
                 nanos = event.get("timeNano")
                 with self._lock:
+                    self._heard = time.monotonic()
                     if isinstance(nanos, int):
                         self._last_event_ns = max(self._last_event_ns or 0, nanos)
                     if not container_id or not event_changes_listing(action):
@@ -220,15 +351,35 @@ class HostWatch:
                     if action in STOPPED_ACTIONS and when:
                         self._finished[container_id] = when
                     self._dirty.add(container_id)
-                self._wake.set()
+                    queue, self._refresh_queued = not self._refresh_queued, True
+                if queue:
+                    # Events come in bursts (kill, die, stop, destroy): let one list cover them.
+                    self._pool.call_later(COALESCE, self._refresh_dirty, session)
         except Exception as exc:  # a broken stream ends the session either way
             log.debug("%s: events stream failed: %s", self.name, exc)
         finally:
-            self._wake.set()
+            if not self._stopping.is_set():
+                self._pool.submit(self._end_session, session, None)
+
+    def _refresh_dirty(self, session: int) -> None:
+        with self._work:
+            with self._lock:
+                dirty, self._dirty = self._dirty, set()
+                self._refresh_queued = False
+            if not dirty or session != self._session or self._ended == session:
+                return  # the next session's full list covers them
+            if self._stopping.is_set():
+                return
+            try:
+                self._refresh(dirty, self._version)
+            except Exception as exc:
+                log.debug("%s: re-list failed: %s", self.name, exc)
+                # Resubscribe and list everything (DOWN only if it does not answer).
+                self._end_session(session, None)
 
     # -- listing -------------------------------------------------------------
 
-    def _relist(self, version: str) -> None:
+    def _relist(self, version: str | None) -> None:
         """List every container (one call) and publish the host as UP."""
         self.calls["list"] += 1
         rows = self._conn.client.api.containers(all=True)
@@ -246,7 +397,7 @@ class HostWatch:
         self._containers = {row["Id"]: self._convert(row) for row in rows}
         self._set_state(HostStatus.UP, None, version)
 
-    def _refresh(self, ids: set[str], version: str) -> None:
+    def _refresh(self, ids: set[str], version: str | None) -> None:
         """Re-list only the containers that events named."""
         if len(ids) > MAX_TARGETED_IDS:
             self._relist(version)

@@ -101,7 +101,7 @@ def settle(
         inventory, pool, LocalCoordinator(state_dir), owner=current_owner(), registry=registry
     )
     for service in inventory.services:
-        if deployer.plan(service.name).changes():
+        if deployer.plan(service.name).changes:
             result = deployer.deploy(service.name)
             assert result.outcome is Outcome.DONE, f"{service.name} not put back first: {result}"
 

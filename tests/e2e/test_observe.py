@@ -21,6 +21,7 @@ import pytest
 from jobtui.backend.docker.answers import parse_docker_time
 from jobtui.backend.model import LABEL_SERVICE, LABEL_VERSION, ContainerInfo, HostStatus
 from jobtui.backend.observe.fleet import FleetObserver
+from jobtui.backend.observe.watch import QUIET_PROBE
 from jobtui.config.models import Host
 
 if TYPE_CHECKING:
@@ -102,13 +103,17 @@ def test_both_hosts_up_with_managed_and_unmanaged_containers(
     assert len(adhoc) == 1 and adhoc[0].service is None and LABEL_SERVICE not in adhoc[0].labels
 
 
-def test_steady_state_costs_one_ping_per_host_per_interval(observer: FleetObserver) -> None:
+def test_steady_state_costs_at_most_one_ping_per_host_per_quiet_period(
+    observer: FleetObserver,
+) -> None:
     before = observer.api_calls
     threading.Event().wait(3.0)  # a measuring window, not a readiness wait
     spent = observer.api_calls - before
     assert spent["version"] == 0 and spent["events"] == 0, "no reconnects"
     assert spent["inspect"] == 0, "start times are not polled"
-    assert 4 <= spent["ping"] <= 8  # 2 hosts x ~3 pings
+    # A healthy stream is pinged only after QUIET_PROBE s of silence: <= 1 per host here.
+    assert QUIET_PROBE >= 10 and spent["ping"] <= 2
+    assert sum(spent.values()) == spent["ping"], dict(spent)
 
 
 def test_a_down_host_in_the_inventory_is_reported_not_raised(stack: Stack) -> None:
@@ -234,3 +239,45 @@ def test_host_goes_down_and_comes_back_by_itself(stack: Stack, observer: FleetOb
         10,
         "host-b's demo containers running again, seen through events",
     )
+
+
+def test_a_hung_daemon_is_down_after_one_quiet_period_and_back_after_it_resumes(
+    stack: Stack,
+) -> None:
+    """SIGSTOP keeps the events stream open and silent: only the quiet-stream probe sees it.
+
+    Scaled down (quiet period 1 s, timeout 1 s) to keep the test short; with the
+    defaults the same path takes QUIET_PROBE + PROBE_TIMEOUT (<= 15 s).
+    """
+    import os
+    import signal
+
+    hosts = {name: Host(name, url) for name, url in stack.host_urls.items()}
+    fleet = FleetObserver(hosts, quiet_probe=1.0, probe_timeout=1.0)
+    pid = int((stack.dir / "host-b" / "docker.pid").read_text().strip())
+    fleet.start(lambda: None)
+    resumed = True
+    try:
+        assert fleet.wait_settled(15)
+        assert fleet.snapshot().hosts["host-b"].status is HostStatus.UP
+        os.kill(pid, signal.SIGSTOP)
+        resumed = False
+        down_after = wait_for(
+            lambda: fleet.snapshot().hosts["host-b"].status is HostStatus.DOWN,
+            1.0 + 1.0 + 1.5,
+            "hung host-b DOWN after one quiet period and a probe timeout",
+        )
+        assert "no answer in time" in (fleet.snapshot().hosts["host-b"].error or "")
+        assert fleet.snapshot().hosts["host-a"].status is HostStatus.UP
+        os.kill(pid, signal.SIGCONT)
+        resumed = True
+        up_after = wait_for(
+            lambda: fleet.snapshot().hosts["host-b"].status is HostStatus.UP,
+            15,
+            "host-b UP again after SIGCONT",
+        )
+        print(f"hung host-b DOWN in {down_after:.2f} s; UP {up_after:.2f} s after SIGCONT")
+    finally:
+        if not resumed:
+            os.kill(pid, signal.SIGCONT)
+        fleet.stop()

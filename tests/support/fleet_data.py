@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from jobtui.backend.contract import (
+    HostOutcome,
     HostResult,
     OpKind,
     OpResult,
@@ -348,7 +349,10 @@ def failed_result() -> OpResult:
     reason = f"health: {UNHEALTHY}; old container restored"
     hosts = (
         HostResult("web-1", False, "2.4.1", "2.4.1", WEB_1_CONTAINER, reason, FAILED_LOGS),
-        HostResult("web-2", False, None, None, None, "not attempted after the failure"),
+        HostResult(
+            "web-2", False, None, None, None, "not attempted after the failure",
+            outcome=HostOutcome.SKIPPED,
+        ),
     )
     message = f"canary web-1 failed: {reason}; untouched: web-2"
     return OpResult(

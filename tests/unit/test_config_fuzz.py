@@ -18,8 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from jobtui.backend.deploy.plan import plan_service, render_plan
 from jobtui.backend.docker.spec import desired_spec, spec_hash

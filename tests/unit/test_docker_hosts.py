@@ -17,13 +17,15 @@ from jobtui.backend.docker.hosts import (
     HostPool,
     negotiate_api_version,
 )
+from jobtui.backend.docker.forwards import ForwardFiles, Forwards, private_dir
 from jobtui.backend.docker.ssh import SshForward, ssh_command
+from jobtui.config.hosturl import parse_host_url
 from jobtui.config.models import Host, TlsConfig
 
 
 def test_ssh_command_forwards_the_remote_docker_socket(tmp_path: Path) -> None:
     sock = tmp_path / "h.sock"
-    command = ssh_command("ssh://deploy@db1.example:2222", sock, connect_timeout=4)
+    command = ssh_command(parse_host_url("ssh://deploy@db1.example:2222"), sock, connect_timeout=4)
     assert command[:2] == ["ssh", "-N"]
     for option in ("ExitOnForwardFailure=yes", "BatchMode=yes", "ConnectTimeout=4"):
         assert option in command
@@ -32,15 +34,19 @@ def test_ssh_command_forwards_the_remote_docker_socket(tmp_path: Path) -> None:
 
 
 def test_ssh_command_without_user_or_port_and_with_a_socket_path(tmp_path: Path) -> None:
-    command = ssh_command("ssh://db1/run/user/1000/docker.sock", tmp_path / "s", options=["-q"])
+    url = parse_host_url("ssh://db1/run/user/1000/docker.sock")
+    command = ssh_command(url, tmp_path / "s", options=["-q"])
     assert "-p" not in command
-    assert command[-4:] == ["-q", "-L", f"{tmp_path / 's'}:/run/user/1000/docker.sock", "db1"]
+    assert command[-6:] == [
+        "-q", "-o", "StrictHostKeyChecking=yes",
+        "-L", f"{tmp_path / 's'}:/run/user/1000/docker.sock", "db1",
+    ]  # fmt: skip
 
 
-@pytest.mark.parametrize("url", ["ssh://-oProxyCommand=x", "tcp://db1:2375", "ssh://"])
+@pytest.mark.parametrize("url", ["tcp://db1:2375", "unix:///run/docker.sock"])
 def test_ssh_command_rejects_what_is_no_ssh_host(url: str, tmp_path: Path) -> None:
     with pytest.raises(HostUnavailable):
-        ssh_command(url, tmp_path / "s")
+        ssh_command(parse_host_url(url), tmp_path / "s")
 
 
 @pytest.mark.parametrize(
@@ -105,13 +111,17 @@ def _fake_ssh(tmp_path: Path, body: str) -> str:
     return str(script)
 
 
+def _files(tmp_path: Path, name: str = "db1") -> ForwardFiles:
+    return ForwardFiles.of(tmp_path, name)
+
+
 def test_ssh_forward_reports_what_ssh_said(tmp_path: Path) -> None:
     fake = _fake_ssh(
         tmp_path,
         "import sys\nprint('Permission denied (publickey).', file=sys.stderr)\nsys.exit(255)\n",
     )
-    forward = SshForward("ssh://deploy@db1", tmp_path / "db1.sock", ssh=fake)
-    with pytest.raises(HostUnavailable, match=r"Permission denied \(publickey\)"):
+    forward = SshForward("db1", parse_host_url("ssh://deploy@db1"), _files(tmp_path), ssh=fake)
+    with pytest.raises(HostUnavailable, match=r"db1 .*Permission denied \(publickey\)"):
         forward.start(timeout=5)
     assert not forward.alive
 
@@ -125,18 +135,21 @@ def test_ssh_forward_waits_for_the_socket_and_stops_its_process(tmp_path: Path) 
         "s = socket.socket(socket.AF_UNIX)\ns.bind(local)\ns.listen()\n"
         "time.sleep(60)\n",
     )
-    sock = tmp_path / "db1.sock"
-    forward = SshForward("ssh://deploy@db1", sock, ssh=fake)
+    files = _files(tmp_path)
+    forward = SshForward("db1", parse_host_url("ssh://deploy@db1"), files, ssh=fake)
     forward.start(timeout=10)
-    assert forward.alive and sock.exists()
+    assert forward.alive and files.socket.exists()
     forward.stop()
-    assert not forward.alive and not sock.exists()
+    assert not forward.alive and not files.socket.exists()
 
 
-def test_pool_runtime_dir_for_ssh_is_private_and_removed(tmp_path: Path) -> None:
-    pool = HostPool({"s": Host("s", "ssh://deploy@db1")})
+def test_pool_names_a_private_runtime_dir_only_for_ssh_hosts(tmp_path: Path) -> None:
+    forwards = Forwards(lambda: private_dir(tmp_path / "run"))
+    pool = HostPool({"s": Host("s", "ssh://deploy@db1")}, forwards=forwards)
     runtime = pool._runtime_dir
-    assert runtime is not None and runtime.is_dir()
-    assert stat.S_IMODE(os.stat(runtime).st_mode) == 0o700
+    assert runtime == tmp_path / "run" / str(os.getpid())
+    assert stat.S_IMODE(os.stat(tmp_path / "run").st_mode) == 0o700
     pool.close()
     assert not runtime.exists()
+    plain = HostPool({"u": Host("u", "unix:///nowhere.sock")}, forwards=forwards)
+    assert plain._runtime_dir is None

@@ -8,7 +8,9 @@ from types import MappingProxyType
 from jobtui.backend.deploy.plan import (
     Action,
     ActionKind,
+    PlanRole,
     ServicePlan,
+    plain,
     plan_inventory,
     plan_service,
     render_plan,
@@ -208,8 +210,12 @@ def test_plan_inventory_and_what_to_inspect() -> None:
     assert [c.id for c in to_inspect(INVENTORY, FLEET)] == ["a2", "b1", "a3"]
 
 
+def _text(plan: ServicePlan) -> list[str]:
+    return [plain(line) for line in render_plan(plan)]
+
+
 def test_render_plan() -> None:
-    assert render_plan(plan_service(WEB, FLEET, OBSERVED, version="v2")) == [
+    assert _text(plan_service(WEB, FLEET, OBSERVED, version="v2")) == [
         "web@host-a: update v1 -> v2",
         "    image: r:5000/demo/web:v1 -> r:5000/demo/web:v2",
         "web@host-b: update v1 -> v2",
@@ -218,17 +224,46 @@ def test_render_plan() -> None:
         "web@host-c: create v2",
         "web@host-d: unreachable (connection refused)",
     ]
-    assert render_plan(plan_service(WEB, FLEET, OBSERVED)) == [
+    assert _text(plan_service(WEB, FLEET, OBSERVED)) == [
         "web@host-a: noop v1",
         "web@host-b: update v1",
         "    envs.PORT: 18081 -> 18080",
         "web@host-c: create v1",
         "web@host-d: unreachable (connection refused)",
     ]
-    assert render_plan(plan_service(WORKER, FLEET, OBSERVED)) == [
+    assert _text(plan_service(WORKER, FLEET, OBSERVED)) == [
         "worker@host-a: start v1",
         "worker@host-e: unreachable (host not observed)",
     ]
+
+
+def test_render_plan_says_what_each_piece_is() -> None:
+    lines = render_plan(plan_service(WEB, FLEET, OBSERVED, version="v2"))
+    T = PlanRole.TEXT
+    assert lines[0] == (
+        ("web@host-a", PlanRole.HOST), (": ", T),
+        ("update", PlanRole.CHANGE), (" ", T), ("v1", PlanRole.OLD), (" -> ", T),
+        ("v2", PlanRole.NEW),
+    )  # fmt: skip
+    assert lines[4] == (
+        ("    ", T), ("envs.PORT", PlanRole.FIELD), (": ", T),
+        ("18081", PlanRole.OLD), (" -> ", T), ("18080", PlanRole.NEW),
+    )  # fmt: skip
+    assert lines[6][2:] == (
+        ("unreachable", PlanRole.UNREACHABLE), (" (", T),
+        ("connection refused", PlanRole.NOTE), (")", T),
+    )  # fmt: skip
+    noop = render_plan(plan_service(WEB, FLEET, OBSERVED))[0]
+    assert noop[2:] == (("noop", PlanRole.NOOP), (" ", T), ("v1", PlanRole.SAME))
+
+
+def test_a_secret_diff_is_a_secret_segment_never_its_value() -> None:
+    diff = FieldDiff("envs.DB_PASSWORD", "••••••", "••••••", secret=True)
+    action = Action("web", "host-a", ActionKind.UPDATE, "v1", "c1", "web_1", "v1", (diff,))
+    plan = ServicePlan("web", "v1", desired_spec(WEB), (action,))
+    (_, line) = render_plan(plan)
+    assert line[-1] == ("changed", PlanRole.SECRET)
+    assert plain(line) == f"    {diff}"
 
 
 def test_connecting_host_is_unreachable() -> None:

@@ -408,10 +408,12 @@ def test_diff_of_every_field() -> None:
 def test_diff_masks_secret_env_values() -> None:
     desired = ContainerSpec("r/web:v1", env=(("DB_PASSWORD", "hunter2"), ("api_token", "t2")))
     actual = ContainerSpec("r/web:v1", env=(("DB_PASSWORD", "s3cr3t"),))
-    assert diff_specs(desired, actual) == (
-        FieldDiff("envs.DB_PASSWORD", "••••••", "••••••"),
-        FieldDiff("envs.api_token", "••••••", "(unset)"),
+    diffs = diff_specs(desired, actual)
+    assert diffs == (
+        FieldDiff("envs.DB_PASSWORD", "••••••", "••••••", secret=True),
+        FieldDiff("envs.api_token", "••••••", "(unset)", secret=True),
     )
+    assert [str(d) for d in diffs] == ["envs.DB_PASSWORD: changed", "envs.api_token: added"]
 
 
 def test_spec_hash_is_stable_and_order_free() -> None:

@@ -1,0 +1,66 @@
+"""The bastion's key for the ``jobtui.spec-hash`` label (see ``docker.spec.spec_hash``).
+
+32 random bytes in ``<state dir>/spec-hash.key`` (0600), created on first
+use. Only the bastion holds it: containers carry an HMAC under it, so whoever
+reads labels (``docker ps``, Prometheus's ``container_label_*`` series from
+cAdvisor) cannot test guesses of a secret env value against a label.
+Bastions that share a state directory share the key; a label made under
+another key merely reads as "changed" when a plan could not inspect the
+container (plans inspect the current container, so this is rare).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+from jobtui.backend.errors import JobtuiError
+
+KEY_FILE = "spec-hash.key"
+KEY_BYTES = 32
+
+
+class SpecKeyError(JobtuiError):
+    """The key file cannot be read or created."""
+
+
+def load_spec_key(state_dir: Path) -> bytes:
+    """The key in ``state_dir``, made on first use (atomically: racing processes agree)."""
+    path = state_dir / KEY_FILE
+    try:
+        return _read(path)
+    except FileNotFoundError:
+        pass
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        partial = state_dir / f".{KEY_FILE}.{os.getpid()}"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+        try:
+            # link() fails if another process won the race: then its key counts.
+            os.link(partial, path)
+        except FileExistsError:
+            pass
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+        return _read(path)
+    except OSError as exc:
+        raise SpecKeyError(f"cannot create the spec-hash key in {state_dir}: {exc}") from exc
+
+
+def _read(path: Path) -> bytes:
+    text = path.read_text().strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < 16:
+        raise SpecKeyError(f"{path} holds no key (delete it to make a new one)")
+    if path.stat().st_mode & 0o077:
+        with contextlib.suppress(OSError):
+            path.chmod(0o600)
+    return key
