@@ -64,6 +64,18 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="lift the inventory's read_only: true for this run (explicit, and recorded)",
     )
+    parser.add_argument(
+        "--force-unlock",
+        metavar="SERVICE",
+        help="release SERVICE's deploy lock whatever holds it (asks first; journalled)",
+    )
+    parser.add_argument(
+        "-y",
+        "--yes",
+        dest="assume_yes",
+        action="store_true",
+        help="with --force-unlock: do not ask",
+    )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     validate = verbs.add_parser(
         "validate",
@@ -157,8 +169,15 @@ def _main(argv: Sequence[str] | None) -> int:
     if why and not read_only:
         print(f"jobtui: {why}", file=sys.stderr)
         return EXIT_USAGE
+    if args.force_unlock:
+        from jobtui.app.cli_follow import force_unlock
+
+        if read_only:
+            print(f"jobtui: --force-unlock refused: {why}", file=sys.stderr)
+            return EXIT_USAGE
+        return force_unlock(args.force_unlock, inventory, args.assume_yes, out)
     if args.verb in cli_ops.VERBS:
-        if read_only and args.verb not in ("plan", "history", "ops"):
+        if read_only and args.verb not in ("plan", "history", "ops", "attach"):
             print(f"jobtui: {args.verb} refused: {why}", file=sys.stderr)
             return EXIT_USAGE
         return cli_ops.run(args, inventory, out)

@@ -1,8 +1,11 @@
-"""The mutating CLI verbs: plan, deploy, rollback, start, stop, restart, history.
+"""The mutating CLI verbs: plan, deploy, rollback, start, stop, restart; history, ops, attach.
 
 Every mutating verb prints what it will do and asks on a terminal; ``--yes``
 skips the question and is required when stdin is not a terminal, so a script
-can never hang on a prompt nor change anything by accident.
+can never hang on a prompt nor change anything by accident. What it confirms
+runs in a detached runner that the verb follows (:mod:`jobtui.app.cli_follow`):
+the plan's fingerprint goes with it, and the runner refuses when the service
+changed meanwhile.
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
-from jobtui.backend.contract import OpResult, Outcome, StepEvent, StepStatus
+from jobtui.backend.contract import OpKind, OpResult, Outcome, StepEvent, StepStatus
 from jobtui.backend.times import utc_clock
 from jobtui.config.models import Inventory
 
 if TYPE_CHECKING:
-    from jobtui.backend.deploy import Deployer
+    from jobtui.backend.deploy import DetachedDeployer as Deployer, ServicePlan
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -31,6 +34,7 @@ _OUTCOME_EXIT = {
     Outcome.FAILED: EXIT_FAILED,
     Outcome.ABORTED: EXIT_FAILED,
     Outcome.LOCKED: EXIT_LOCKED,
+    Outcome.CHANGED: EXIT_FAILED,
 }
 
 
@@ -72,9 +76,26 @@ def add_parsers(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         parser.add_argument("--host", help="only the instance on this host")
         _mutating_options(parser)
 
-    history = verbs.add_parser("history", help="the deploy journal, newest first")
+    history = verbs.add_parser(
+        "history", help="the deploy journal, newest first: one line per operation"
+    )
     history.add_argument("service", nargs="?")
-    history.add_argument("--limit", type=int, default=30)
+    history.add_argument("--limit", type=int, default=30, help="operations shown (default 30)")
+
+    ops = verbs.add_parser(
+        "ops",
+        help="operations running and recently ended: who, what, progress",
+        description="This bastion's operations (their runners' records), newest first, and "
+        "with etcd those the journal shows of other bastions.",
+    )
+    ops.add_argument("--limit", type=int, default=20)
+    attach = verbs.add_parser(
+        "attach",
+        help="follow a running operation again (default: the newest running)",
+        description="Print an operation's steps from its start and follow it to its end; "
+        "Ctrl-C detaches or aborts it, as for the verb that started it.",
+    )
+    attach.add_argument("op", nargs="?", help="an operation id, or the start of one")
 
 
 def _mutating_options(parser: argparse.ArgumentParser) -> None:
@@ -86,11 +107,17 @@ def _mutating_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-VERBS = ("plan", "deploy", "rollback", "start", "stop", "restart", "history")
+VERBS = ("plan", "deploy", "rollback", "start", "stop", "restart", "history", "ops", "attach")
 
 
 def run(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int:
     """Carry out one of VERBS; returns the exit code."""
+    if args.verb in ("ops", "attach"):
+        from jobtui.app import cli_follow
+
+        if args.verb == "ops":
+            return cli_follow.list_ops(args, inventory, out)
+        return cli_follow.attach(args, out)
     names = [s.name for s in inventory.services]
     wanted = args.service if isinstance(args.service, list) else [args.service]
     unknown = [n for n in wanted if n and n not in names]
@@ -116,10 +143,15 @@ def run(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int:
 
 @contextmanager
 def _engine(inventory: Inventory, verb: str, out: TextIO) -> Iterator[Deployer]:
+    from jobtui.app.cli_follow import RUNNER_COMMAND
     from jobtui.app.engine import Engine
+    from jobtui.backend.coordination import default_state_dir
+    from jobtui.backend.deploy import DetachedDeployer
+    from jobtui.backend.ops import OpStore
 
     with Engine(inventory) as engine:
-        yield engine.deployer(verb, _step_printer(out))
+        local = engine.deployer(verb, _step_printer(out))
+        yield DetachedDeployer(local, OpStore(default_state_dir()), RUNNER_COMMAND)
 
 
 def _step_printer(out: TextIO) -> Callable[[StepEvent], None]:
@@ -185,9 +217,27 @@ def _refuse_unreachable(verb: str, service: str, down: dict[str, str]) -> int | 
     return EXIT_FAILED
 
 
+def _recover_first(deployer: Deployer, service: str, out: TextIO) -> None:
+    """An operation a crash left unfinished is finished or undone before anything is planned."""
+    from jobtui.app.cli_follow import run_op
+    from jobtui.backend.coordination import HolderState, holder_state
+
+    pending = deployer.unfinished(service)
+    if not pending:
+        return
+    holder = deployer.local.coordinator.holder(service)
+    if holder is not None and holder_state(holder) is not HolderState.GONE:
+        return  # it is running (here or elsewhere): the operation will be refused as locked
+    ids = ", ".join(e.op_id for e in pending)
+    print(f"{service}: unfinished operation {ids} (a crash?): recovering it first", file=out)
+    run_op(deployer, OpKind.RECOVER, service, out, title=f"recover {service}")
+
+
 def _deploy(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
+    from jobtui.app.cli_follow import run_op
     from jobtui.backend.deploy import plain, render_plan
 
+    _recover_first(deployer, args.service, out)
     plan = deployer.plan(args.service, args.version)
     for line in render_plan(plan):
         print(plain(line), file=out)
@@ -201,13 +251,19 @@ def _deploy(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
     stop = _ask(f"deploy {args.service} {plan.version}?", args)
     if stop is not None:
         return stop
-    return _finish(deployer.deploy(args.service, args.version), out)
+    title = _title("deploy", plan)
+    return run_op(deployer, OpKind.DEPLOY, args.service, out, version=args.version,
+                  expect=plan.fingerprint, title=title)  # fmt: skip
 
 
 def _rollback(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
+    from jobtui.app.cli_follow import run_op
+    from jobtui.backend.deploy import plain, render_plan
+
     refused = _refuse_unreachable("rollback", args.service, deployer.unreachable(args.service))
     if refused is not None:
         return refused
+    _recover_first(deployer, args.service, out)
     candidates = deployer.rollback_candidates(args.service)
     if args.to is None and not candidates:
         print(f"jobtui: {args.service} has no version to roll back to", file=sys.stderr)
@@ -220,10 +276,18 @@ def _rollback(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
         else "from the registry"
     )
     print(f"rollback {args.service} to {target} ({source})", file=out)
+    # What the rollback will do: the retained container restarted, or the version recreated.
+    plan = deployer.plan_rollback(args.service, target)
+    for line in render_plan(plan):
+        print(plain(line), file=out)
+    if not plan.changes:
+        print(f"{args.service}: nothing to do", file=out)
+        return EXIT_OK
     stop = _ask(f"roll {args.service} back to {target}?", args)
     if stop is not None:
         return stop
-    return _finish(deployer.rollback(args.service, target), out)
+    return run_op(deployer, OpKind.ROLLBACK, args.service, out, version=target,
+                  expect=plan.fingerprint, title=_title("rollback", plan))  # fmt: skip
 
 
 def _lifecycle(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
@@ -232,12 +296,22 @@ def _lifecycle(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int
     refused = _refuse_unreachable(args.verb, args.service, down)
     if refused is not None:
         return refused
+    from jobtui.app.cli_follow import run_op
+
+    _recover_first(deployer, args.service, out)
     print(f"{args.verb} {args.service} {scope}", file=out)
     stop = _ask(f"{args.verb} {args.service} {scope}?", args)
     if stop is not None:
         return stop
-    operation = getattr(deployer, args.verb)
-    return _finish(operation(args.service, args.host), out)
+    hosts = (args.host,) if args.host else ()
+    title = f"{args.verb} {args.service} {scope}"
+    return run_op(deployer, OpKind(args.verb), args.service, out, hosts=hosts, title=title)
+
+
+def _title(verb: str, plan: ServicePlan) -> str:
+    """``deploy web v1 -> v2``: what an operation does, for ``jobtui ops``."""
+    before = sorted({a.current_version for a in plan.changes if a.current_version})
+    return f"{verb} {plan.service} {','.join(before) or '(none)'} -> {plan.version}"
 
 
 def _finish(result: OpResult, out: TextIO) -> int:
@@ -258,9 +332,10 @@ def _history(inventory: Inventory, args: argparse.Namespace, out: TextIO) -> int
 
     coordinator = make_coordinator(inventory)
     try:
-        entries = coordinator.journal(args.service, limit=args.limit)
+        # Each operation has two entries or more (started, its end): read enough of them.
+        entries = coordinator.journal(args.service, limit=max(args.limit, 1) * 4)
     finally:
         coordinator.close()
-    for line in format_journal(entries):
+    for line in format_journal(entries, limit=args.limit):
         print(line, file=out)
     return EXIT_OK

@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from jobtui.backend.model import FleetSnapshot
-from jobtui.backend.observe import OutdatedRow, RegistryTags, fetch_tags, outdated_rows, repositories
+from jobtui.backend.observe import (
+    OutdatedRow,
+    RegistryTags,
+    fetch_tags,
+    outdated_rows,
+    repositories,
+)
 from jobtui.config.models import Inventory
 
 EXIT_OK = 0

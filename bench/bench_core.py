@@ -2,7 +2,7 @@
 
 The machine is shared and noisy, so each figure is the median of several
 rounds divided by the median of a baseline doing the unavoidable part of the
-same work. Writes bench/results.md (shown in the README).
+same work. Writes bench/results_core.md (scripts/bench writes results.md).
 
     .venv/bin/python bench/bench_core.py
 """
@@ -22,7 +22,7 @@ from jobtui.backend.observe.rows import service_rows
 from jobtui.config.loader import parse_inventory
 
 ROUNDS = 7
-OUT = Path(__file__).with_name("results.md")
+OUT = Path(__file__).with_name("results_core.md")
 
 
 def median_seconds(work: Callable[[], object], rounds: int = ROUNDS) -> float:

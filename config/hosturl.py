@@ -32,6 +32,8 @@ _OPTION = re.compile(r"([A-Za-z][A-Za-z0-9]*)=(.+)", re.ASCII | re.DOTALL)
 SSH_OPTIONS_JOBTUI_SETS = (
     "BatchMode",
     "ConnectTimeout",
+    "ControlMaster",
+    "ControlPath",
     "ExitOnForwardFailure",
     "ServerAliveCountMax",
     "ServerAliveInterval",
@@ -188,6 +190,8 @@ def parse_ssh_option(text: str) -> str:
     name = match.group(1)
     if name.lower() in SSH_OPTIONS_WITH_KEYS:
         raise ValueError(f"{show(text)}: write it as {SSH_OPTIONS_WITH_KEYS[name.lower()]}:")
+    if name.lower() in ("host", "match", "include"):
+        raise ValueError(f"{show(text)}: ssh takes {name} only in a config file, not as -o")
     if name.lower() in (o.lower() for o in SSH_OPTIONS_JOBTUI_SETS):
         raise ValueError(f"{show(text)}: jobtui sets {name} itself")
     return text

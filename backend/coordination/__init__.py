@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     )
     from jobtui.backend.coordination.stale import (
         LOCK_TTL as LOCK_TTL,
+        record_action as record_action,
         record_unlock as record_unlock,
         take_lock as take_lock,
     )
@@ -50,6 +51,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "stale": (
         "LOCK_TTL",
+        "record_action",
         "record_unlock",
         "take_lock",
     ),

@@ -96,9 +96,25 @@ def record_unlock(
     forced: bool,
 ) -> JournalEntry:
     """Journal a lock released without its holder (one entry: its own operation)."""
+    message = unlock_message(holder, forced=forced, by=by)
+    return record_action(coordinator, OpKind.UNLOCK, service, by, now, message)
+
+
+def record_action(
+    coordinator: Coordinator,
+    kind: OpKind,
+    service: str,
+    by: LockOwner,
+    now: float,
+    message: str,
+    *,
+    state: str = "done",
+) -> JournalEntry:
+    """Journal an action that is over as soon as it is done (one entry, its own op id):
+    a lock released, ``read_only: true`` lifted with ``--read-write``."""
     entry = JournalEntry(
-        uuid.uuid4().hex[:8], OpKind.UNLOCK, service, by.user, (), None, None, "done", now, 0.0,
-        unlock_message(holder, forced=forced, by=by), by.host,
+        uuid.uuid4().hex[:8], kind, service, by.user, (), None, None, state, now, 0.0, message,
+        by.host,
     )  # fmt: skip
     coordinator.record(entry)
     return entry

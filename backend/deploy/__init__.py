@@ -16,6 +16,13 @@ if TYPE_CHECKING:
     from jobtui.backend.deploy.deployer import (
         Deployer as Deployer,
     )
+    from jobtui.backend.deploy.detached import (
+        DetachedDeployer as DetachedDeployer,
+        Launched as Launched,
+    )
+    from jobtui.backend.deploy.fingerprint import (
+        Fingerprint as Fingerprint,
+    )
     from jobtui.backend.deploy.plan import (
         Action as Action,
         ActionKind as ActionKind,
@@ -29,10 +36,23 @@ if TYPE_CHECKING:
         RollbackCandidate as RollbackCandidate,
         RolloutControl as RolloutControl,
     )
+    from jobtui.backend.deploy.runner import (
+        ControlWatch as ControlWatch,
+        execute as execute,
+        install_signals as install_signals,
+        run_interruptibly as run_interruptibly,
+    )
 
 EXPORTS: dict[str, tuple[str, ...]] = {
     "deployer": (
         "Deployer",
+    ),
+    "detached": (
+        "DetachedDeployer",
+        "Launched",
+    ),
+    "fingerprint": (
+        "Fingerprint",
     ),
     "plan": (
         "Action",
@@ -46,6 +66,12 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "policy": (
         "RollbackCandidate",
         "RolloutControl",
+    ),
+    "runner": (
+        "ControlWatch",
+        "execute",
+        "install_signals",
+        "run_interruptibly",
     ),
 }
 """Module of this room -> the names it offers."""

@@ -33,6 +33,8 @@ def load_spec_key(state_dir: Path) -> bytes:
         return _read(path)
     except FileNotFoundError:
         pass
+    except OSError as exc:
+        raise SpecKeyError(f"cannot read the spec-hash key {path}: {exc}") from exc
     try:
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         partial = state_dir / f".{KEY_FILE}.{os.getpid()}"

@@ -177,15 +177,28 @@ class OpStore:
 
     def records(self, op_id: str, offset: int = 0) -> tuple[list[Record], int]:
         """The complete records from byte ``offset`` on, and the offset after them."""
+        found = self.records_at(op_id, offset)
+        return [r for r, _ in found], (found[-1][1] if found else offset)
+
+    def records_at(self, op_id: str, offset: int = 0) -> list[tuple[Record, int]]:
+        """Each complete record from byte ``offset`` on, with the offset just after it."""
         try:
             with self.path(op_id, "events.jsonl").open("rb") as handle:
                 handle.seek(offset)
                 data = handle.read()
         except FileNotFoundError:
-            return [], offset
-        end = data.rfind(b"\n") + 1  # a line still being written waits for the next read
-        found = [decode_line(line) for line in data[:end].splitlines() if line.strip()]
-        return [r for r in found if r is not None], offset + end
+            return []
+        found: list[tuple[Record, int]] = []
+        position = offset
+        # A line still being written has no newline yet: it waits for the next read.
+        for line in data.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break
+            position += len(line)
+            record = decode_line(line) if line.strip() else None
+            if record is not None:
+                found.append((record, position))
+        return found
 
     def summary(self, op_id: str) -> OpSummary:
         summary = OpSummary(self.read_request(op_id))

@@ -4,15 +4,26 @@
 
 # ---------------------------------------------------------------- images
 
-# registry_has ADDR REPO TAG: the registry holds a manifest for REPO:TAG.
+# registry_has ADDR REPO TAG: the registry holds a manifest for REPO:TAG
+# (1: it answered 404). A registry that does not answer is an error, never
+# "absent": rebuilding on a hiccup would reorder the tags' creation times.
 registry_has() {
-    local addr="$1" auth=()
+    local addr="$1" auth=() code="" try
     [ "$addr" = "$REGISTRY_AUTH_ADDR" ] && auth=(-K -)
-    # The password goes through curl's config on stdin, never its command line.
-    printf 'user = "%s:%s"\n' "$REGISTRY_USER" "$(registry_password 2>/dev/null)" |
-        hcurl "${auth[@]}" -o /dev/null -I \
-            -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-            "http://$addr/v2/$2/manifests/$3"
+    for try in 1 2 3; do
+        # The password goes through curl's config on stdin, never its command line.
+        code="$(printf 'user = "%s:%s"\n' "$REGISTRY_USER" "$(registry_password 2>/dev/null)" |
+            curl --noproxy '*' -s --connect-timeout 5 --max-time 10 "${auth[@]}" -o /dev/null \
+                -w '%{http_code}' -I \
+                -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+                "http://$addr/v2/$2/manifests/$3")" || true
+        case "$code" in
+            200) return 0 ;;
+            404) return 1 ;;
+        esac
+        [ "$try" = 3 ] || sleep 0.5 # a retry after a failed request, not a readiness wait
+    done
+    die "registry $addr did not answer for $2:$3 (HTTP ${code:-none})"
 }
 
 # build_context KIND TAG: assemble the build context of one image in
@@ -27,6 +38,8 @@ build_context() {
     cp "$IMAGES_SRC/$kind/Dockerfile" "$ctx/Dockerfile"
     cp /bin/busybox "$ctx/busybox"
     printf '%s\n' "$tag" >"$ctx/rootfs/etc/demo-version"
+    # New content at every build: the last layer is never an older cached one.
+    date -u +%FT%T.%NZ >"$ctx/rootfs/etc/demo-build"
     if [ "$kind" = web ]; then
         [ "$tag" = broken ] && entry="$IMAGES_SRC/web/broken.sh"
         mkdir -p "$ctx/rootfs/www"
@@ -89,21 +102,29 @@ build_and_push() {
         )")"
         return 0
     fi
-    # Build every tag in order so creation times order them too (cached
-    # layers make a rebuild cheap), then push them all at once (the pushes
-    # share layers; the daemon dedups them).
-    local ref ctx log="$DIR/build.log"
-    mkdir -p "$DIR/build"
+    # Push what host-a still has; otherwise build every tag afresh, in order,
+    # so their creation times order them as their names do (each context
+    # carries a build stamp: a partly cached rebuild would not), and push
+    # them to both registries.
+    local ref ctx log="$DIR/build.log" have=1
     for tag in "$@"; do
-        ref="$REGISTRY_ADDR/demo/$kind:$tag"
-        ctx="$(build_context "$kind" "$tag")"
-        echo "=== $(date -u +%FT%TZ) build $ref" >>"$log"
-        if ! dk host-a build --network none -t "$ref" "$ctx" >>"$log" 2>&1; then
-            printf 'stack: ERROR: build of %s failed\n' "$ref" >&2
-            show_log "$log"
-            exit 1
-        fi
+        dk host-a image inspect "$REGISTRY_ADDR/demo/$kind:$tag" >/dev/null 2>&1 || have=0
     done
+    if [ "$have" = 0 ]; then
+        mkdir -p "$DIR/build"
+        for tag in "$@"; do
+            ref="$REGISTRY_ADDR/demo/$kind:$tag"
+            ctx="$(build_context "$kind" "$tag")"
+            echo "=== $(date -u +%FT%TZ) build $ref" >>"$log"
+            if ! dk host-a build --network none -t "$ref" "$ctx" >>"$log" 2>&1; then
+                printf 'stack: ERROR: build of %s failed\n' "$ref" >&2
+                show_log "$log"
+                exit 1
+            fi
+        done
+        open=0
+        auth=0
+    fi
     local failed=0
     if [ "$open" = 0 ]; then push_all "$REGISTRY_ADDR" "$kind" "$@" || failed=1; fi
     if [ "$auth" = 0 ]; then push_all "$REGISTRY_AUTH_ADDR" "$kind" "$@" || failed=1; fi

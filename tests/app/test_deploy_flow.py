@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import pytest
 from support.fleet_data import (
     FAILED_LOGS,
@@ -17,8 +13,8 @@ from support.fleet_data import (
     failed_result,
     failed_steps,
 )
+from support.waiting import on_screen, until
 from textual.pilot import Pilot
-from textual.screen import Screen
 
 from jobtui.app.app import JobtuiApp
 from jobtui.app.deploy_flow import StepRelay
@@ -27,36 +23,14 @@ from jobtui.app.dialogs.plan import PlanDialog
 from jobtui.app.screens.main import MainScreen
 from jobtui.app.screens.rollout import RolloutScreen
 from jobtui.backend.contract import LockedError, LockOwner
-from jobtui.backend.deploy.plan import render_plan
+from jobtui.backend.deploy.plan import plain, render_plan
 from jobtui.widgets.plan_view import PlanView
 from jobtui.widgets.tags_table import TagsTable
-
-DEADLINE = 5.0
-
-AnyScreen = TypeVar("AnyScreen", bound=Screen[Any])
 
 
 @pytest.fixture
 def fake() -> FakeDeployer:
     return FakeDeployer(StepRelay())
-
-
-async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
-    """Let the app run until ``condition()`` holds; fail after a deadline."""
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-
-
-async def on_screen(pilot: Pilot[None], kind: type[AnyScreen]) -> AnyScreen:
-    """Wait until the app shows a ``kind`` screen, mounted; return it."""
-    await until(pilot, lambda: isinstance(pilot.app.screen, kind), kind.__name__)
-    await pilot.pause()  # let it mount its widgets
-    screen = pilot.app.screen
-    assert isinstance(screen, kind)
-    return screen
 
 
 def notices(app: JobtuiApp) -> list[str]:
@@ -93,7 +67,9 @@ async def test_update_from_pick_to_finished_notification(fake: FakeDeployer) -> 
         await pilot.press("enter")
         dialog = await see_plan(pilot)
         assert dialog.plan is not None
-        assert dialog.query_one(PlanView).lines() == render_plan(dialog.plan)
+        view = dialog.query_one(PlanView)
+        shown = view.render().plain.splitlines()
+        assert view.lines() == shown == [plain(line) for line in render_plan(dialog.plan)]
         assert "shop-web@web-2: update 2.4.0 -> 2.5.0" in dialog.query_one(PlanView).lines()
         assert fake.calls == [("plan", "shop-web", NEW_WEB)]
 

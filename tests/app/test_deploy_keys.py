@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from support.fixed_backend import FixedFleet, FixedTags
 from support.fleet_data import SIZE, FakeDeployer, clock, deploy_app, inventory, snapshot, tags
+from support.waiting import on_screen, until
 
 # Pilot helpers shared by the deploy tests (tests/app is on sys.path under pytest).
-from test_deploy_flow import notices, on_screen, until
+from test_deploy_flow import notices
 from textual.pilot import Pilot
 
 from jobtui.app.app import make_app

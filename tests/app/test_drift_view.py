@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from support.fixed_backend import FixedFleet, FixedTags
 from support.fleet_data import SIZE, clock, inventory, snapshot, tags
+from support.waiting import until
 
 from jobtui.app.app import make_app
 from jobtui.backend.docker.spec import FieldDiff
@@ -33,20 +34,30 @@ async def test_drifted_instance_reads_drifted_and_others_keep_their_state() -> N
     app = make_app(inventory(), fleet, FixedTags(tags()), clock=clock, drift=check)
     async with app.run_test(size=SIZE) as pilot:
         table = app.screen.query_one("#services", ServicesTable)
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if table.text_of("shop-web@web-1", "state") == "drifted":
-                break
-        assert table.text_of("shop-web@web-1", "state") == "drifted"
+        await until(pilot, lambda: table.text_of("shop-web@web-1", "state") == "drifted", "drift")
         assert table.text_of("shop-web@web-2", "state") == "running"
         assert [str(d) for d in table.drift("shop-web@web-1")] == ["envs.DEBUG: 1 -> (none)"]
         assert check.calls >= 1
         assert threading.main_thread().name not in check.threads
 
 
+class _CountingFleet(FixedFleet):
+    """Counts snapshot reads: the app reads one when built, then one per fleet update."""
+
+    reads = 0
+
+    def snapshot(self) -> FleetSnapshot:
+        self.reads += 1
+        return super().snapshot()
+
+
 async def test_no_drift_check_keeps_states_as_observed() -> None:
-    app = make_app(inventory(), FixedFleet(snapshot()), FixedTags(tags()), clock=clock)
+    fleet = _CountingFleet(snapshot())
+    app = make_app(inventory(), fleet, FixedTags(tags()), clock=clock)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.3)
+        # After the first fleet update a drift check, if there were one, would have run.
+        await until(pilot, lambda: fleet.reads >= 2, "the first fleet update")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         table = app.screen.query_one("#services", ServicesTable)
         assert table.text_of("shop-web@web-1", "state") == "running"

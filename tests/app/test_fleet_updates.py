@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from support.fixed_backend import FixedFleet
 from support.fleet_data import SIZE, AppFactory, clock, inventory, snapshot, with_host
+from support.waiting import until
 from textual.widgets import DataTable
 
 from jobtui.app.app import make_app
@@ -16,9 +17,6 @@ from jobtui.app.screens.main import MainScreen
 from jobtui.backend.model import FleetSnapshot, HostStatus
 from jobtui.widgets.hosts_table import HostsTable
 from jobtui.widgets.services_table import ServicesTable
-
-SETTLE = 0.3
-"""Longer than the app's 0.1 s flush interval."""
 
 
 def _upgrade_web_2() -> FleetSnapshot:
@@ -49,8 +47,9 @@ async def test_a_changed_version_updates_cells_in_place(
         monkeypatch.setattr(table, "add_row", lambda *a, **k: added.append(a))
         monkeypatch.setattr(table, "clear", lambda *a, **k: pytest.fail("table cleared"))
         fleet.replace(_upgrade_web_2())
-        await pilot.pause(SETTLE)
-        assert table.text_of("shop-web@web-2", "running") == "2.4.1"
+        await until(
+            pilot, lambda: table.text_of("shop-web@web-2", "running") == "2.4.1", "the new version"
+        )
         assert table.get_cell("shop-web@web-2", "running").plain == "2.4.1"
         assert added == []
         assert table.highlighted_key == "shop-api@web-2"
@@ -66,9 +65,8 @@ async def test_a_host_going_down_shows_in_panel_and_rows(
         fleet.replace(
             with_host(snapshot(), "web-2", status=HostStatus.DOWN, error=error, containers=())
         )
-        await pilot.pause(SETTLE)
         hosts = app.screen.query_one("#hosts", HostsTable)
-        assert hosts.text_of("web-2", "status") == "✖ down"
+        await until(pilot, lambda: hosts.text_of("web-2", "status") == "✖ down", "web-2 down")
         assert hosts.text_of("web-2", "error") == error
         assert hosts.text_of("web-2", "containers") == "—"
         table = app.screen.query_one("#services", ServicesTable)
@@ -87,11 +85,10 @@ async def test_a_host_coming_up_fills_its_rows(build: AppFactory, fleet: FixedFl
                 snapshot(), "batch-1", status=HostStatus.UP, error=None, docker_version="24.0.7"
             )
         )
-        await pilot.pause(SETTLE)
+        hosts = app.screen.query_one("#hosts", HostsTable)
+        await until(pilot, lambda: hosts.text_of("batch-1", "status") == "● up", "batch-1 up")
         table = app.screen.query_one("#services", ServicesTable)
         assert table.text_of("resizer@batch-1", "state") == "missing"
-        hosts = app.screen.query_one("#hosts", HostsTable)
-        assert hosts.text_of("batch-1", "status") == "● up"
         assert hosts.text_of("batch-1", "containers") == "0/0"
 
 
@@ -111,7 +108,7 @@ async def test_a_burst_of_changes_becomes_few_updates(
         base = snapshot()
         for generation in range(2, 202):
             fleet.replace(dataclasses.replace(base, generation=generation))
-        await pilot.pause(SETTLE)
+        await until(pilot, lambda: calls and calls[-1] == 201, "the last generation")
         assert 1 <= len(calls) <= 2
         assert calls[-1] == 201
 
@@ -126,9 +123,8 @@ async def test_changes_reported_from_another_thread_arrive(
         thread = threading.Thread(target=fleet.replace, args=(down,))
         thread.start()
         thread.join()
-        await pilot.pause(SETTLE)
         hosts = app.screen.query_one("#hosts", HostsTable)
-        assert hosts.text_of("web-1", "error") == "gone"
+        await until(pilot, lambda: hosts.text_of("web-1", "error") == "gone", "web-1's error")
 
 
 async def test_a_removed_service_row_goes_and_others_keep_their_keys(
@@ -148,8 +144,7 @@ async def test_a_removed_service_row_goes_and_others_keep_their_keys(
                 containers=tuple(c for c in web_1.containers if "mailer" not in c.name),
             )
         )
-        await pilot.pause(SETTLE)
-        assert table.text_of("mailer@web-1", "state") == "missing"
+        await until(pilot, lambda: table.text_of("mailer@web-1", "state") == "missing", "missing")
         assert [table.get_row_index(key) for key in table.keys] == before
         strays = app.screen.query_one("#unmanaged", DataTable)
         assert strays.row_count == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from support.fixed_backend import FixedFleet
 from support.fleet_data import SIZE, AppFactory, snapshot, with_host
+from support.waiting import until
 from textual.widgets import Static
 
 from jobtui.app.screens.hosts import HostsScreen
@@ -78,8 +79,7 @@ async def test_hosts_screen_follows_the_fleet(build: AppFactory, fleet: FixedFle
         fleet.replace(
             with_host(snapshot(), "web-1", status=HostStatus.DOWN, error="refused", containers=())
         )
-        await pilot.pause(0.3)
         hosts = app.screen.query_one("#hosts", HostsTable)
-        assert hosts.text_of("web-1", "status") == "✖ down"
+        await until(pilot, lambda: hosts.text_of("web-1", "status") == "✖ down", "web-1 down")
         assert app.screen.query_one("#host-containers", ContainersTable).keys == []
         assert "web-1 is down: refused" in str(app.screen.query_one("#host-note", Static).render())

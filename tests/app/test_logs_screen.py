@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from support.fleet_data import (
     tags as shop_tags,
 )
 from support.shop_streams import log_lines
+from support.waiting import until
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -57,13 +56,6 @@ async def _open_logs(pilot: Pilot[None]) -> LogsScreen:
 
 def _status(screen: LogsScreen) -> str:
     return str(screen.query_one("#log-status", Static).render())
-
-
-async def _until(pilot: Pilot[None], check: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.02)
 
 
 def _line(i: int, text: str = "", host: str = "web-1") -> LogLine:
@@ -255,7 +247,7 @@ async def test_instances_started_and_stopped_later_are_followed_and_dropped() ->
             web_1, containers=(stopped, *web_1.containers[1:], fresh)
         )
         fleet.replace(dataclasses.replace(base, hosts=hosts, generation=base.generation + 1))
-        await _until(pilot, lambda: len(source.handles) == 2)
+        await until(pilot, lambda: len(source.handles) == 2)
         (new,) = source.handles[1].containers
         assert new.name == "shop-web_1717243200"
         # Everything since it started, rather than a tail that could repeat lines.

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 from support.fixed_backend import FixedFleet, FixedTags
 from support.fleet_data import SIZE, clock, inventory, snapshot, tags
 from support.shop_streams import FixedMetrics
+from support.waiting import until
 from textual.pilot import Pilot
 
 from jobtui.app import metrics_feed
@@ -38,13 +36,6 @@ async def _settle(pilot: Pilot[None]) -> None:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
-
-
-async def _until(pilot: Pilot[None], check: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.02)
 
 
 async def test_services_table_shows_cpu_sparkline_and_memory() -> None:
@@ -83,11 +74,11 @@ async def test_an_outage_is_a_quiet_state_that_heals(monkeypatch: pytest.MonkeyP
         assert "metrics unavailable" in str(table.border_subtitle)
         assert OUTAGE in str(table.border_subtitle)
         assert table.text_of("shop-web@web-1", "cpu") == "—"
-        await _until(pilot, lambda: metrics.calls.count("usage") >= 3)
+        await until(pilot, lambda: metrics.calls.count("usage") >= 3)
         # Asked again and again, failing each time: still a state, never a dialog.
         assert not app._notifications and len(app.screen_stack) == 1
         metrics.fail = None
-        await _until(pilot, lambda: table.border_subtitle == "")
+        await until(pilot, lambda: table.border_subtitle == "")
         assert table.text_of("shop-web@web-1", "cpu").endswith("%")
 
 
@@ -152,10 +143,10 @@ async def test_a_hidden_screen_is_not_polled(monkeypatch: pytest.MonkeyPatch) ->
     metrics = FixedMetrics()
     app = _app(metrics)
     async with app.run_test(size=SIZE) as pilot:
-        await _until(pilot, lambda: metrics.calls.count("usage") >= 2)
+        await until(pilot, lambda: metrics.calls.count("usage") >= 2)
         app.open_service("shop-web")
         await _settle(pilot)
         asked = metrics.calls.count("usage")
-        await _until(pilot, lambda: metrics.calls.count("series cpu 900") >= 3)
+        await until(pilot, lambda: metrics.calls.count("series cpu 900") >= 3)
         # The main screen underneath asked nothing meanwhile; the service screen did.
         assert metrics.calls.count("usage") == asked

@@ -7,6 +7,9 @@ from collections.abc import Callable
 import pytest
 from support.fixed_backend import FixedFleet
 from support.fleet_data import SIZE, AppFactory, snapshot
+from support.waiting import until
+from textual.command import Command, CommandList, CommandPalette
+from textual.pilot import Pilot
 
 from jobtui.app.screens.help import HelpScreen
 from jobtui.app.screens.hosts import HostsScreen
@@ -34,6 +37,22 @@ class _CountingFleet(FixedFleet):
 @pytest.fixture
 def fleet() -> _CountingFleet:
     return _CountingFleet(snapshot())
+
+
+async def _palette_offers(pilot: Pilot[None], text: str) -> None:
+    """Until the open command palette has ``text`` as its highlighted (first) hit."""
+
+    def highlighted() -> str | None:
+        palette = pilot.app.screen
+        if not isinstance(palette, CommandPalette):
+            return None
+        commands = palette.query_one(CommandList)
+        if commands.highlighted is None:
+            return None
+        option = commands.get_option_at_index(commands.highlighted)
+        return str(option.hit.text) if isinstance(option, Command) else None
+
+    await until(pilot, lambda: highlighted() == text, f"the palette to offer {text!r}")
 
 
 async def test_main_screen_lists_every_service_on_every_host(build: AppFactory) -> None:
@@ -133,7 +152,7 @@ async def test_command_palette_opens_a_service_by_name(build: AppFactory) -> Non
         await pilot.press("colon")
         await pilot.pause()
         await pilot.press(*"open service mailer")
-        await pilot.pause(0.3)
+        await _palette_offers(pilot, "open service mailer")
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ServiceScreen)
@@ -145,7 +164,7 @@ async def test_command_palette_opens_hosts(build: AppFactory) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("colon", *"hosts")
-        await pilot.pause(0.3)
+        await _palette_offers(pilot, "hosts")
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, HostsScreen)
@@ -187,7 +206,7 @@ async def test_command_palette_quits(build: AppFactory, fleet: _CountingFleet) -
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("colon", *"quit")
-        await pilot.pause(0.3)
+        await _palette_offers(pilot, "quit")
         await pilot.press("enter")
         await pilot.pause()
         await app.workers.wait_for_complete()

@@ -16,6 +16,7 @@ from support.fleet_data import (
     tags,
     with_host,
 )
+from support.waiting import until
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -126,8 +127,8 @@ async def test_containers_and_tags_follow_fleet_changes(
             for c in base.hosts["web-2"].containers
         )
         fleet.replace(with_host(base, "web-2", containers=restarted))
-        await pilot.pause(0.3)
-        assert table.text_of("1.9.0", "deployed") == "desired · on web-1, web-2"
+        both = "desired · on web-1, web-2"
+        await until(pilot, lambda: table.text_of("1.9.0", "deployed") == both, "both hosts")
         containers = screen.query_one("#containers", ContainersTable)
         assert [containers.text_of(k, "state") for k in containers.keys] == ["running", "running"]
 

@@ -113,7 +113,6 @@ def test_steady_state_costs_at_most_one_ping_per_host_per_quiet_period(
     assert spent["inspect"] == 0, "start times are not polled"
     # A healthy stream is pinged only after QUIET_PROBE s of silence: <= 1 per host here.
     assert QUIET_PROBE >= 10 and spent["ping"] <= 2
-    assert sum(spent.values()) == spent["ping"], dict(spent)
 
 
 def test_a_down_host_in_the_inventory_is_reported_not_raised(stack: Stack) -> None:

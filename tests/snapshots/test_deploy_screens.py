@@ -6,7 +6,6 @@ A fake engine plans with the real planner and reports a scripted rollout
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from support.fleet_data import (
@@ -16,7 +15,9 @@ from support.fleet_data import (
     deploy_app,
     failed_result,
     failed_steps,
+    rollout_steps,
 )
+from support.waiting import until
 from textual.pilot import Pilot
 
 from jobtui.app.deploy_flow import StepRelay
@@ -24,22 +25,20 @@ from jobtui.app.dialogs.confirm import ConfirmDialog
 from jobtui.app.dialogs.pickers import RollbackPicker, VersionPicker
 from jobtui.app.dialogs.plan import PlanDialog
 from jobtui.app.screens.rollout import RolloutScreen
+from jobtui.backend.contract import StepEvent
 
 SnapCompare = Callable[..., bool]
-DEADLINE = 5.0
 
 
-async def _until(pilot: Pilot[None], condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, "the app did not get there in time"
-        await pilot.pause(0.02)
+async def _until(pilot: Pilot[None], condition: Callable[[], object], what: str) -> None:
+    """Until ``condition`` holds, then one more pause: the screen has painted it."""
+    await until(pilot, condition, what)
     await pilot.pause()
 
 
 async def _picker(pilot: Pilot[None]) -> None:
     await pilot.press("u")
-    await _until(pilot, lambda: _rows(pilot) > 0)
+    await _until(pilot, lambda: _rows(pilot) > 0, "the versions")
 
 
 def _rows(pilot: Pilot[None]) -> int:
@@ -53,7 +52,7 @@ def _rows(pilot: Pilot[None]) -> int:
 async def _plan(pilot: Pilot[None]) -> None:
     await _picker(pilot)
     await pilot.press("enter")
-    await _until(pilot, lambda: getattr(pilot.app.screen, "plan", None) is not None)
+    await _until(pilot, lambda: getattr(pilot.app.screen, "plan", None) is not None, "the plan")
 
 
 def _view(pilot: Pilot[None]) -> RolloutScreen | None:
@@ -61,9 +60,14 @@ def _view(pilot: Pilot[None]) -> RolloutScreen | None:
     return screen if isinstance(screen, RolloutScreen) else None
 
 
-def _hosts(pilot: Pilot[None]) -> list[str]:
+def _shows(pilot: Pilot[None], event: StepEvent) -> bool:
+    """Whether the rollout view's last step on ``event``'s host is ``event``'s."""
     view = _view(pilot)
-    return list(view.op.progress.hosts) if view is not None else []
+    host = view.op.progress.hosts.get(event.host) if view is not None else None
+    if host is None or not host.steps:
+        return False
+    last = host.steps[-1]
+    return (last.step, last.status, last.message) == (event.step, event.status, event.message)
 
 
 def test_version_picker(snap_compare: SnapCompare) -> None:
@@ -86,9 +90,9 @@ def test_rollout_midway(snap_compare: SnapCompare) -> None:
     async def midway(pilot: Pilot[None]) -> None:
         await _plan(pilot)
         await pilot.press("enter")
-        await _until(pilot, fake.holding.is_set)
-        await _until(pilot, lambda: "web-2" in _hosts(pilot))
-        await pilot.pause(0.2)  # the last batch of steps
+        await _until(pilot, fake.holding.is_set, "the rollout to reach web-2's health check")
+        last = rollout_steps()[MIDWAY - 1]
+        await _until(pilot, lambda: _shows(pilot, last), "the last step reported so far")
 
     assert snap_compare(deploy_app(fake), terminal_size=SIZE, run_before=midway)
 
@@ -100,7 +104,9 @@ def test_rollout_failed(snap_compare: SnapCompare) -> None:
     async def failed(pilot: Pilot[None]) -> None:
         await _plan(pilot)
         await pilot.press("enter")
-        await _until(pilot, lambda: (v := _view(pilot)) is not None and not v.op.running)
+        await _until(
+            pilot, lambda: (v := _view(pilot)) is not None and not v.op.running, "the failure"
+        )
         # The failure's toast (checked in tests/app) would cover the log panel.
         pilot.app.clear_notifications()
         await pilot.pause()
@@ -111,7 +117,7 @@ def test_rollout_failed(snap_compare: SnapCompare) -> None:
 def test_rollback_picker(snap_compare: SnapCompare) -> None:
     async def rollback(pilot: Pilot[None]) -> None:
         await pilot.press("b")
-        await _until(pilot, lambda: _rows(pilot) > 0)
+        await _until(pilot, lambda: _rows(pilot) > 0, "the candidates")
 
     app = deploy_app(FakeDeployer(StepRelay()))
     assert snap_compare(app, terminal_size=SIZE, run_before=rollback)
@@ -120,7 +126,7 @@ def test_rollback_picker(snap_compare: SnapCompare) -> None:
 def test_stop_confirmation(snap_compare: SnapCompare) -> None:
     async def stop(pilot: Pilot[None]) -> None:
         await pilot.press("down", "x")
-        await _until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
+        await _until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the question")
 
     app = deploy_app(FakeDeployer(StepRelay()))
     assert snap_compare(app, terminal_size=SIZE, run_before=stop)

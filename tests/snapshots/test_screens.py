@@ -17,11 +17,13 @@ from support.fleet_data import (
     tags,
     with_host,
 )
+from support.waiting import until
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from jobtui.app.app import JobtuiApp, make_app
 from jobtui.backend.model import HostStatus
+from jobtui.widgets.hosts_table import HostsTable
 
 SnapCompare = Callable[..., bool]
 
@@ -77,6 +79,8 @@ def test_a_host_goes_down(snap_compare: SnapCompare) -> None:
         fleet.replace(
             with_host(fleet.snapshot(), "web-2", status=HostStatus.DOWN, error=error, containers=())
         )
-        await pilot.pause(0.3)
+        hosts = pilot.app.screen.query_one("#hosts", HostsTable)
+        await until(pilot, lambda: hosts.text_of("web-2", "status") == "✖ down", "web-2 down")
+        await pilot.pause()
 
     assert snap_compare(_app(fleet), terminal_size=SIZE, run_before=web_2_down)

@@ -11,13 +11,13 @@ import pytest
 import requests
 
 from jobtui.backend.docker.errors import HostUnavailable, describe_error
+from jobtui.backend.docker.forwards import ForwardFiles, Forwards, private_dir
 from jobtui.backend.docker.hosts import (
     PINNED_API_VERSION,
     HostConnection,
     HostPool,
     negotiate_api_version,
 )
-from jobtui.backend.docker.forwards import ForwardFiles, Forwards, private_dir
 from jobtui.backend.docker.ssh import SshForward, ssh_command
 from jobtui.config.hosturl import parse_host_url
 from jobtui.config.models import Host, TlsConfig

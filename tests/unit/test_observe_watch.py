@@ -192,7 +192,7 @@ def test_events_keep_a_host_proven_alive_without_pings(fleet_of: Any) -> None:
     daemon = pool["h0"]
     before = fleet.api_calls
     stream = daemon.streams[-1]
-    for i in range(15):
+    for _ in range(15):
         stream.push({"Action": "exec_start: sh", "Actor": {"ID": daemon.rows[0]["Id"]},
                      "timeNano": time.time_ns()})  # fmt: skip
         time.sleep(0.1)

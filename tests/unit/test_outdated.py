@@ -64,7 +64,11 @@ def test_shop_fleet_names_the_newest_semver_and_the_hosts_behind() -> None:
     )
     rows = {r.service: r for r in outdated_rows(inventory(), snapshot(), registry)}
     web = rows["shop-web"]
-    assert (web.newest, web.running, web.hosts) == ("2.10.0", ("2.4.0", "2.4.1"), ("web-1", "web-2"))
+    assert (web.newest, web.running, web.hosts) == (
+        "2.10.0",
+        ("2.4.0", "2.4.1"),
+        ("web-1", "web-2"),
+    )
     assert web.is_outdated and web.newer_on("web-1") == "2.10.0"
     api = rows["shop-api"]
     assert (api.newest, api.is_outdated, api.note) == ("1.9.0", False, "")
@@ -79,7 +83,10 @@ def test_shop_fleet_names_the_newest_semver_and_the_hosts_behind() -> None:
 def test_registry_down_is_a_note_per_service() -> None:
     registry = RegistryTags({}, {"shop/web": "registry x is unreachable (connection refused)"})
     rows = {r.service: r for r in outdated_rows(inventory(), snapshot(), registry)}
-    assert rows["shop-web"].note == "registry unavailable: registry x is unreachable (connection refused)"
+    assert (
+        rows["shop-web"].note
+        == "registry unavailable: registry x is unreachable (connection refused)"
+    )
     assert not rows["shop-web"].is_outdated
 
 

@@ -218,7 +218,14 @@ def test_recovery_closes_each_pending_operation() -> None:
     finished = HostRecovery(HostResult("h1", True, None, "v2", "w_1", "finished: w_1"), True)
     undone = HostRecovery(HostResult("h2", True, None, "v1", "w_0", "undone"), False)
     (closed,) = close_entries(pending, [finished], "bob", 11.0)
-    assert (closed.op_id, closed.state, closed.user, closed.duration) == ("a", "done", "bob", 10.0)
+    assert (closed.op_id, closed.state, closed.user, closed.duration) == (
+        "a", "recovered", "bob", 10.0
+    )  # fmt: skip
     assert closed.message == "recovered by bob: h1: finished: w_1"
     (closed,) = close_entries(pending, [finished, undone], "bob", 11.0)
-    assert closed.state == "failed"
+    assert closed.state == "recovered"
+    assert closed.message == "recovered by bob: h1: finished: w_1; h2: undone"
+    # A host that could not be reached: the operation stays open for the next attempt.
+    unreached = HostRecovery(HostResult("h2", False, None, None, None, "down"), False, False)
+    assert close_entries(pending, [finished, unreached], "bob", 11.0) == []
+    assert unfinished([closed, *pending]) == []

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BACKEND = ROOT / "backend"
 
 # Highest first: a room may import only rooms listed after it (ARCHITECTURE.md).
-ROOMS = ("deploy", "observe", "metrics", "logs", "coordination", "docker")
+ROOMS = ("deploy", "ops", "observe", "metrics", "logs", "coordination", "docker")
 MAX_LINES = 500
 
 
