@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
+from jobtui.app.actions import Scope, bindings
 from jobtui.app.commands import JobtuiCommands
 from jobtui.app.deploy_flow import DeployerLike, DeployFlow, StepRelay
 from jobtui.app.log_source import LogSource
@@ -50,12 +50,7 @@ class JobtuiApp(App[None]):
     MODES = {"main": MainScreen}
     DEFAULT_MODE = "main"
 
-    BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("h", "hosts", "Hosts"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("colon", "command_palette", "Commands", key_display=":"),
-    ]
+    BINDINGS = bindings(Scope.APP)
 
     def __init__(
         self,

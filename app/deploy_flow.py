@@ -17,7 +17,6 @@ from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
-from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.timer import Timer
 
@@ -40,19 +39,6 @@ STEP_FLUSH_INTERVAL = 0.1
 
 NOT_AVAILABLE = "Deploying is not available: jobtui was started without a deployer."
 READ_ONLY = "Read-only: jobtui was started with --read-only, nothing can be changed."
-
-MUTATING_ACTIONS = frozenset({"update", "rollback", "start", "stop", "restart"})
-"""The screens' actions that change the fleet: hidden in read-only mode."""
-
-DEPLOY_BINDINGS = [
-    Binding("u", "update", "Update"),
-    Binding("b", "rollback", "Rollback"),
-    Binding("s", "start", "Start"),
-    Binding("x", "stop", "Stop"),
-    Binding("R", "restart", "Restart", key_display="R"),
-]
-"""The mutating keys, bound the same way on the main and the service screen."""
-
 
 class DeployerLike(Protocol):
     """What the TUI needs of :class:`jobtui.backend.deploy.deployer.Deployer`; every call blocks."""

@@ -17,6 +17,7 @@ stream with an explicit stack and caps what a file can make the loader do:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from jobtui.config.errors import InventoryError, Problem
 
 DEPTH_MAX = 64
-NODES_MAX = 500_000
+NODES_MAX = 200_000
 ALIAS_NODES_MAX = 100_000
 
 STR = "tag:yaml.org,2002:str"
@@ -62,6 +63,14 @@ def short_tag(tag: str) -> str:
 
 
 def _resolve(value: str, implicit: tuple[bool, bool]) -> str:
+    # Inventories repeat short values (names, hosts, booleans): remember those.
+    if len(value) <= 64:
+        return _resolve_short(value, implicit)
+    return str(_RESOLVER.resolve(ScalarNode, value, implicit))  # type: ignore[no-untyped-call]
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve_short(value: str, implicit: tuple[bool, bool]) -> str:
     return str(_RESOLVER.resolve(ScalarNode, value, implicit))  # type: ignore[no-untyped-call]
 
 

@@ -137,27 +137,16 @@ class Sections:
         values = self.check.mapping(node, key, SSH_KEYS)
         if values is None:
             return None
-        identity = (
-            self.file(values["identity_file"], f"{key}.identity_file")
-            if "identity_file" in values
-            else None
+        identity = _get(values, "identity_file", lambda n: self.file(n, f"{key}.identity_file"))
+        known = _get(values, "known_hosts_file", lambda n: self.file(n, f"{key}.known_hosts_file"))
+        jump = _get(
+            values,
+            "jump_host",
+            lambda n: self.check.parsed(n, f"{key}.jump_host", grammar.parse_jump_hosts),
         )
-        known = (
-            self.file(values["known_hosts_file"], f"{key}.known_hosts_file")
-            if "known_hosts_file" in values
-            else None
-        )
-        jump = (
-            self.check.parsed(values["jump_host"], f"{key}.jump_host", grammar.parse_jump_hosts)
-            if "jump_host" in values
-            else None
-        )
+        items = _get(values, "options", lambda n: self.check.sequence(n, f"{key}.options"))
         options: list[str] = []
-        for index, item in enumerate(
-            self.check.sequence(values["options"], f"{key}.options") or []
-            if "options" in values
-            else []
-        ):
+        for index, item in enumerate(items or []):
             option = self.check.parsed(item, f"{key}.options[{index}]", grammar.parse_ssh_option)
             if option is not None:
                 options.append(option)

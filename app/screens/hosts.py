@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
+from jobtui.app.actions import Scope, bindings
 from jobtui.app.messages import HostUsageLoaded, MetricsFailed
 from jobtui.app.metrics_feed import MetricsFeed, ask_hosts, unavailable_note
 from jobtui.app.screens.base import JobtuiScreen, registry_prefix, service_of
@@ -34,7 +34,7 @@ class HostsScreen(JobtuiScreen):
     CSS_PATH = "hosts.tcss"
     AUTO_FOCUS = "#hosts"
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS = bindings(Scope.HOSTS)
 
     def __init__(self, host: str | None = None) -> None:
         super().__init__()

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.markup import escape
 from textual.widgets import Footer, Header, Input, Label, Static
 
+from jobtui.app.actions import Scope, bindings
 from jobtui.app.log_source import LogHandle, LogSource
 from jobtui.app.messages import LogLinesArrived
 from jobtui.app.screens.base import JobtuiScreen
@@ -45,20 +45,7 @@ class LogsScreen(JobtuiScreen):
     CSS_PATH = "logs.tcss"
     AUTO_FOCUS = "#log"
 
-    BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("p", "pause", "Pause"),
-        Binding("slash", "search", "Search", key_display="/"),
-        Binding("n", "next_match", "Next"),
-        Binding("N", "previous_match", "Prev", key_display="N"),
-        Binding("f", "filter", "Filter"),
-        Binding("t", "timestamps", "Times"),
-        Binding("w", "wrap", "Wrap"),
-        Binding("s", "save", "Save"),
-        Binding("end,G", "follow", "Follow", show=False),
-        Binding("plus", "context(1)", "More context", show=False),
-        Binding("minus", "context(-1)", "Less context", show=False),
-    ]
+    BINDINGS = bindings(Scope.LOGS)
 
     def __init__(
         self,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.markup import escape
 from textual.widgets import DataTable, Footer, Header, Input, Label
 
-from jobtui.app.deploy_flow import DEPLOY_BINDINGS, MUTATING_ACTIONS
+from jobtui.app.actions import MUTATING_ACTIONS, Scope, bindings
 from jobtui.app.messages import DriftChecked, MetricsFailed, UsageLoaded
 from jobtui.app.metrics_feed import MetricsFeed, ask_usage, unavailable_note
 from jobtui.app.screens.base import JobtuiScreen, registry_prefix
@@ -51,13 +50,7 @@ class MainScreen(JobtuiScreen):
     CSS_PATH = "main.tcss"
     AUTO_FOCUS = "#services"
 
-    BINDINGS = [
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("escape", "clear_filter", "Clear filter"),
-        Binding("l", "logs", "Logs"),
-        Binding("r", "reload_registry", "Registry"),
-        *DEPLOY_BINDINGS,
-    ]
+    BINDINGS = bindings(Scope.MAIN)
 
     def __init__(self) -> None:
         super().__init__()

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
+from jobtui.app.actions import Scope, bindings
 from jobtui.app.messages import OperationFinished, StepsReported
 from jobtui.app.screens.base import JobtuiScreen
 from jobtui.backend.contract import OpKind, OpResult, Outcome
@@ -86,12 +86,7 @@ class RolloutScreen(JobtuiScreen):
     CSS_PATH = "rollout.tcss"
     AUTO_FOCUS = "#steps-box"
 
-    BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("p", "pause", "Pause"),
-        Binding("r", "resume", "Resume"),
-        Binding("a", "abort", "Abort"),
-    ]
+    BINDINGS = bindings(Scope.ROLLOUT)
 
     def __init__(self, op: Operation) -> None:
         super().__init__()

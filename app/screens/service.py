@@ -7,12 +7,11 @@ from collections.abc import Sequence
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
-from jobtui.app.deploy_flow import DEPLOY_BINDINGS, MUTATING_ACTIONS
+from jobtui.app.actions import MUTATING_ACTIONS, Scope, bindings
 from jobtui.app.describe import service_fields
 from jobtui.app.messages import GraphsLoaded, MetricsFailed, TagsFailed, TagsLoaded
 from jobtui.app.metrics_feed import MetricsFeed, ask_graphs
@@ -47,13 +46,7 @@ class ServiceScreen(JobtuiScreen):
     CSS_PATH = "service.tcss"
     AUTO_FOCUS = "#containers"
 
-    BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("r", "reload_tags", "Reload tags"),
-        Binding("l", "logs", "Logs"),
-        Binding("m", "graph_range", "Range"),
-        *DEPLOY_BINDINGS,
-    ]
+    BINDINGS = bindings(Scope.SERVICE)
 
     def __init__(self, service: Service) -> None:
         super().__init__()

@@ -218,12 +218,27 @@ def wait_for_gate(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     poll: float = POLL_INTERVAL,
+    monitor: float = 0.0,
 ) -> Decision:
-    """Poll the container until :func:`judge` decides; Docker errors propagate."""
+    """Poll the container until :func:`judge` decides; Docker errors propagate.
+
+    With ``monitor`` (``update_config.monitor``), a container that passed is
+    still watched until ``monitor`` seconds after the gate began: exiting,
+    being restarted or turning unhealthy in that time fails it.
+    """
     start = clock()
     restarts_before = int(api.inspect_container(container_id).get("RestartCount") or 0)
+    passed: Decision | None = None
     while True:
-        decision = judge(gate, observe(api, container_id, gate, clock() - start, restarts_before))
-        if decision.done:
+        seen = observe(api, container_id, gate, clock() - start, restarts_before)
+        decision = judge(gate, seen)
+        if decision.done and not decision.ok:
+            if passed is not None:
+                reason = f"{decision.reason} (within update_config.monitor, {monitor:g} s)"
+                return Decision(True, False, reason)
             return decision
+        if decision.done and passed is None:
+            passed = decision
+        if passed is not None and seen.elapsed >= monitor:
+            return passed
         sleep(poll)

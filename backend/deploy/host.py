@@ -222,15 +222,19 @@ class HostRollout:
             return str(made["Id"])
         raise StepFailed("create: no free container name")
 
-    def gate(self, container_id: str) -> Decision:
+    def gate(self, container_id: str, monitor: float = 0.0) -> Decision:
         config = self.api.inspect_container(container_id).get("Config") or {}
         gate = choose_gate(self.service, config.get("Healthcheck"), self.host.address)
-        self.emit("health", StepStatus.RUNNING, gate.describe())
-        return wait_for_gate(self.api, container_id, gate)
+        watch = f", then up for {monitor:g} s" if monitor > 0 else ""
+        self.emit("health", StepStatus.RUNNING, gate.describe() + watch)
+        return wait_for_gate(self.api, container_id, gate, monitor=monitor)
 
-    def healthy(self, container_id: str) -> str:
-        """Start-of-service check: raises :class:`StepFailed` unless the gate passes."""
-        decision = self.gate(container_id)
+    def healthy(self, container_id: str, *, monitor: bool = False) -> str:
+        """Start-of-service check: raises :class:`StepFailed` unless the gate passes.
+
+        ``monitor``: a new version must also stay up for ``update_config.monitor``.
+        """
+        decision = self.gate(container_id, self.service.update_config.monitor if monitor else 0.0)
         if not decision.ok:
             raise StepFailed(decision.reason)
         return decision.reason
@@ -306,7 +310,7 @@ class HostRollout:
                 self.safe_point()
             self.step("start", lambda: self.api.start(new_id))
             self.safe_point()
-            self.step("health", lambda: self.healthy(new_id))
+            self.step("health", lambda: self.healthy(new_id, monitor=True))
             self.safe_point()
             # The balancers learn of the new one before the old one goes.
             self.step("register", lambda: self.register(new_id, version))

@@ -34,6 +34,8 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 MIN_BACKOFF = 0.5
 MAX_BACKOFF = 5.0
 """Longest wait before a failed forward is tried again: a returning host is seen within it."""
+RESTART_DELAY = 0.5
+"""Seconds between noticing that a forward ended and starting it again."""
 
 
 def ssh_command(
@@ -213,10 +215,12 @@ class SshForward:
             if self._process is not None and self._process.poll() is None:
                 return
             if self._process is not None:
-                # It ran and ended (sshd restarted, network lost): say so, then restart now.
+                # It ran and ended (sshd restarted, network lost): say so, then restart
+                # after a breath, so a server going down is not raced by our reconnect.
                 said = self.last_message()
                 self._last_error = f"{self.name}: ssh forward ended" + (f": {said}" if said else "")
                 self._reap()
+                time.sleep(RESTART_DELAY)
             elif time.monotonic() < self._retry_at:
                 raise HostUnavailable(self._last_error)
             try:

@@ -128,7 +128,9 @@ launch_host() {
         args+=(--ip6tables=false)
     fi
     echo "=== $(date -u +%FT%TZ) scripts/stack starting dockerd" >>"$d/dockerd.log"
-    spawn "$d/dockerd.log" dockerd "${args[@]}"
+    # containerd writes its stack dumps (and other scratch files) to TMPDIR.
+    mkdir -p "$d/tmp"
+    spawn "$d/dockerd.log" env TMPDIR="$d/tmp" dockerd "${args[@]}"
 }
 
 # launch_all PART_OR_HOST...: start every one that is not running, then wait

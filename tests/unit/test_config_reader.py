@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
+from jobtui.config import composer
 from jobtui.config.errors import InventoryError
 from jobtui.config.grammar import HostURL
 from jobtui.config.loader import load_inventory, parse_inventory
@@ -189,3 +191,16 @@ def test_bad_values_report_the_value_cut_short() -> None:
         parse(SERVICE + "  network_mode: " + "x" * 500 + "!\n")
     (problem,) = info.value.problems
     assert "(501 characters)" in problem.message and len(problem.message) < 200
+
+
+def test_the_pure_python_parser_is_bounded_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where PyYAML has no libyaml, its own parser feeds the same bounded composer."""
+    monkeypatch.setattr(composer, "_LOADER", yaml.SafeLoader)
+    with pytest.raises(InventoryError, match="nested deeper than 64 levels"):
+        parse("hosts:\n  " + "[" * 5000 + "]" * 5000 + ": x\nservices: []\n")
+    with pytest.raises(InventoryError) as info:
+        parse(SERVICE + '  cmd: "a\\ud800b"\n')
+    assert [(p.line, p.key) for p in info.value.problems] == [(4, "[0].cmd")]
+    assert "lone surrogate" in info.value.problems[0].message
+    (service,) = parse(SERVICE + "  restart: no\n  port: '[::1]:8080:80'\n").services
+    assert service.restart == "no" and service.port == PortSpec(80, 8080, "::1")

@@ -133,6 +133,32 @@ def test_abort_between_batches_keeps_finished_hosts(tmp_path: Path) -> None:
     assert result.message == "aborted by the operator; updated: h1; untouched: h2, h3"
 
 
+def test_abort_with_restore_reverts_every_updated_host(tmp_path: Path) -> None:
+    control = RolloutControl()
+
+    def after(host: str) -> None:
+        if host == "h2":
+            control.abort(restore=True)
+
+    # failure_action pause would leave h1 on the new version; a restore never does.
+    service = with_update(failure_action="pause")
+    result, order, reverted = run(service, LocalCoordinator(tmp_path), control=control,
+                                  after=after)  # fmt: skip
+    assert result.outcome is Outcome.ABORTED and order == ["h1", "h2"]
+    assert sorted(reverted) == ["h1", "h2"] and control.restore
+    assert result.message == "aborted by the operator and restored; reverted h1, h2; untouched: h3"
+    assert result.hosts[2].reason == "aborted before this host"
+
+
+def test_a_plain_abort_is_no_restore() -> None:
+    control = RolloutControl()
+    assert not control.restore
+    control.abort()
+    assert control.aborted and not control.restore
+    control.abort(restore=True)
+    assert control.restore
+
+
 # -- the frame ------------------------------------------------------------------------
 
 
@@ -178,6 +204,42 @@ def test_a_held_lock_refuses_and_touches_nothing(tmp_path: Path) -> None:
         held.release()
     assert outcome is Outcome.LOCKED and ran == [] and states == []
     assert "is being changed by" in message and "deploy worker v1 -> v2" in message
+
+
+def test_a_changed_plan_is_one_journal_entry_and_touches_nothing(tmp_path: Path) -> None:
+    coordinator = LocalCoordinator(tmp_path)
+
+    def body(op: Operation) -> FleetResult:
+        return FleetResult(Outcome.CHANGED, (), "the service changed", ("h1: update v1 -> v3",))
+
+    outcome, message, states = frame(coordinator, body)
+    assert (outcome, message, states) == (Outcome.CHANGED, "the service changed", ["changed"])
+    assert unfinished(coordinator.journal("worker")) == []
+    assert coordinator.holder("worker") is None
+
+
+def test_recovery_runs_under_the_lock_before_the_body(tmp_path: Path) -> None:
+    coordinator = LocalCoordinator(tmp_path)
+    order: list[str] = []
+
+    def recover() -> None:
+        assert coordinator.holder("worker") is not None
+        order.append("recover")
+
+    def body(op: Operation) -> FleetResult:
+        order.append("body")
+        return FleetResult(Outcome.DONE, (), "")
+
+    result = run_operation(
+        inventory=INVENTORY, coordinator=coordinator, owner=current_owner(), clock=lambda: 1.0,
+        kind=OpKind.DEPLOY, service="worker", hosts=None, version="v2", op_id="given01",
+        host_rollout=lambda op, host: rollouts(op.service, coordinator)[0], body=body,
+        recover=recover,
+    )  # fmt: skip
+    assert order == ["recover", "body"] and result.op_id == "given01"
+    (done, started) = coordinator.journal("worker")
+    assert (started.state, done.state) == ("started", "done")
+    assert done.bastion == current_owner().host
 
 
 def test_failures_are_results_and_journaled(tmp_path: Path) -> None:
