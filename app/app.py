@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 from textual import work
 from textual.app import App
@@ -18,14 +19,16 @@ from textual.worker import Worker, WorkerState
 from jobtui.app.actions import Scope, bindings
 from jobtui.app.commands import JobtuiCommands
 from jobtui.app.deploy_flow import DeployerLike, DeployFlow, StepRelay
+from jobtui.app.inventory_watch import POLL_INTERVAL, InventoryWatch, Refused, Reloaded
 from jobtui.app.log_source import LogSource
-from jobtui.app.messages import DriftChecked, FleetChanged
+from jobtui.app.messages import DriftChecked, FleetChanged, InventoryReloaded
 from jobtui.app.screens.base import JobtuiScreen
 from jobtui.app.screens.help import HelpScreen
 from jobtui.app.screens.hosts import HostsScreen
 from jobtui.app.screens.logs import LogsScreen
 from jobtui.app.screens.main import MainScreen
 from jobtui.app.screens.service import ServiceScreen
+from jobtui.backend.contract import Coordinator
 from jobtui.backend.docker import FieldDiff
 from jobtui.backend.metrics import MetricsSource
 from jobtui.backend.model import FleetSnapshot, FleetSource, TagSource
@@ -37,6 +40,16 @@ DriftCheck = Callable[[FleetSnapshot], Mapping[str, Sequence[FieldDiff]]]
 
 FLEET_FLUSH_INTERVAL = 0.1
 """Seconds between checks for fleet changes: caps screen updates at ~10/s."""
+
+SHOWN_PROBLEMS = 8
+"""Problems of a refused inventory edit listed in its notification (then "and N more")."""
+
+
+@runtime_checkable
+class HoldsInventory(Protocol):
+    """A part built for an inventory that follows a reload (the deployer, the drift checker)."""
+
+    inventory: Inventory
 
 
 class JobtuiApp(App[None]):
@@ -66,6 +79,9 @@ class JobtuiApp(App[None]):
         metrics: MetricsSource | None = None,
         log_lines: int = DEFAULT_LOG_LINES,
         drift: DriftCheck | None = None,
+        reload: Callable[[], Inventory] | None = None,
+        inventory_poll: float = POLL_INTERVAL,
+        locks: Callable[[], Coordinator] | None = None,
     ) -> None:
         super().__init__()
         self.inventory = inventory
@@ -92,6 +108,11 @@ class JobtuiApp(App[None]):
         """Lines a logs screen keeps (older ones scroll out of its buffer)."""
         self.drift_check = drift
         """Inspects running instances against the inventory; ``None``: drift is not shown."""
+        self.locks = locks
+        """Builds (on first use, in a thread) the coordinator asked who holds a service's lock."""
+        self._reload = reload
+        self._inventory_poll = inventory_poll
+        self._watch_stop = threading.Event()
         self.sub_title = self._describe()
 
     def _describe(self) -> str:
@@ -105,6 +126,64 @@ class JobtuiApp(App[None]):
     def on_mount(self) -> None:
         self.set_interval(FLEET_FLUSH_INTERVAL, self._flush_fleet)
         self._start_fleet()
+        self.deploys.start()  # recovery of a crash's leftovers, operations started elsewhere
+        if self._reload is not None:
+            self._watch_inventory(self.inventory, self._reload)
+
+    # -- the inventory file, watched ----------------------------------------------
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="inventory-watch")
+    def _watch_inventory(self, loaded: Inventory, load: Callable[[], Inventory]) -> None:
+        # stat() once a second, hash and parse only when the file moved: file
+        # I/O and YAML parsing stay off the event loop.
+        watch = InventoryWatch(loaded, load)
+        while not self._watch_stop.wait(self._inventory_poll):
+            try:
+                result = watch.poll()
+            except Exception as exc:  # noqa: BLE001 - a bad poll must not end the watch
+                self.call_from_thread(
+                    self.notify, f"Cannot check the inventory file: {exc}", severity="warning"
+                )
+                continue
+            if result is not None and not self._watch_stop.is_set():
+                self.call_from_thread(self._inventory_polled, result)
+
+    def _inventory_polled(self, result: Reloaded | Refused) -> None:
+        name = self.inventory.source.name
+        if isinstance(result, Refused):
+            shown = [str(problem) for problem in result.problems[:SHOWN_PROBLEMS]]
+            if len(result.problems) > SHOWN_PROBLEMS:
+                shown.append(f"… and {len(result.problems) - SHOWN_PROBLEMS} more")
+            self.notify(
+                "\n".join(shown),
+                title=f"{name} not reloaded: the loaded inventory stays",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+            return
+        self.apply_inventory(result.inventory)
+        text = result.change.summary()
+        if result.change.hosts_added:
+            text += "\nrestart jobtui to reach new hosts"
+        self.notify(text, title=f"{name} reloaded", timeout=10, markup=False)
+
+    def apply_inventory(self, inventory: Inventory) -> None:
+        """Use ``inventory`` from now on: every screen, the deployer, the drift check.
+
+        The fleet observer keeps watching the hosts it was started with.
+        """
+        self.inventory = inventory
+        for part in (self.deployer, getattr(self.drift_check, "__self__", None)):
+            if isinstance(part, HoldsInventory):
+                part.inventory = inventory
+        self.sub_title = self._describe()
+        for screen in self.screen_stack:
+            if isinstance(screen, JobtuiScreen):
+                screen.post_message(InventoryReloaded(inventory))
+                screen.post_message(FleetChanged(self.snapshot))
+        if self.drift_check is not None:
+            self._check_drift(self.snapshot)
 
     @work(thread=True, exit_on_error=False, name="fleet")
     def _start_fleet(self) -> None:
@@ -157,6 +236,8 @@ class JobtuiApp(App[None]):
 
     def on_unmount(self) -> None:
         # Any other way out (an error, a test ending) still releases the hosts.
+        self._watch_stop.set()
+        self.deploys.close()  # stops following; detached operations go on
         self._stop_fleet()
 
     def _stop_fleet(self) -> None:
@@ -211,6 +292,9 @@ def make_app(
     metrics: MetricsSource | None = None,
     log_lines: int = DEFAULT_LOG_LINES,
     drift: DriftCheck | None = None,
+    reload: Callable[[], Inventory] | None = None,
+    inventory_poll: float = POLL_INTERVAL,
+    locks: Callable[[], Coordinator] | None = None,
 ) -> JobtuiApp:
     """Build the TUI for ``inventory``, observing ``fleet`` and listing tags from ``tags``.
 
@@ -222,7 +306,10 @@ def make_app(
     ``logs`` follows container logs (``l``) into a buffer of ``log_lines``
     lines; ``metrics`` feeds the CPU/memory columns, graphs and host usage;
     ``drift`` (e.g. ``DriftChecker.check``) marks instances whose settings
-    differ from the inventory.
+    differ from the inventory. ``reload`` loads the inventory file again
+    (the CLI's loader, with its host URL pattern): given, the file is watched
+    every ``inventory_poll`` seconds and a valid edit replaces ``inventory``.
+    ``locks`` builds the coordinator asked who holds each service's lock.
     """
     return JobtuiApp(
         inventory,
@@ -236,4 +323,7 @@ def make_app(
         metrics=metrics,
         log_lines=log_lines,
         drift=drift,
+        reload=reload,
+        inventory_poll=inventory_poll,
+        locks=locks,
     )

@@ -11,7 +11,9 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -19,7 +21,8 @@ from jobtui.app import cli_logs, cli_ops, cli_outdated, report
 from jobtui.backend.model import FleetSnapshot
 
 if TYPE_CHECKING:
-    from jobtui.backend.deploy import Deployer
+    from jobtui.app.deploy_flow import StepRelay
+    from jobtui.backend.deploy import Deployer, DetachedDeployer
     from jobtui.backend.observe import Drift
 from jobtui.config.errors import InventoryError, JobtuiError
 from jobtui.config.loader import HOST_URL_PATTERN_ENV, load_inventory
@@ -181,7 +184,8 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"jobtui: {args.verb} refused: {why}", file=sys.stderr)
             return EXIT_USAGE
         return cli_ops.run(args, inventory, out)
-    return _tui(inventory, read_only=read_only, lifted=bool(args.read_write_lifted))
+    reload = partial(load_inventory, _inventory_path(args), host_url_pattern=args.host_url_pattern)
+    return _tui(inventory, read_only=read_only, lifted=bool(args.read_write_lifted), reload=reload)
 
 
 def _read_only(args: argparse.Namespace, inventory: Inventory) -> tuple[bool, str]:
@@ -283,7 +287,13 @@ def _tags(inventory: Inventory, name: str, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _tui(inventory: Inventory, *, read_only: bool, lifted: bool = False) -> int:
+def _tui(
+    inventory: Inventory,
+    *,
+    read_only: bool,
+    lifted: bool = False,
+    reload: Callable[[], Inventory] | None = None,
+) -> int:
     # Textual loads only for the TUI: the script verbs stay quick to start.
     from jobtui.app.app import make_app
     from jobtui.app.deploy_flow import StepRelay
@@ -297,18 +307,54 @@ def _tui(inventory: Inventory, *, read_only: bool, lifted: bool = False) -> int:
             engine.observer(),
             engine.registry,
             read_only=read_only,
-            deployer=None if read_only else _lifted(engine.deployer("tui", relay), lifted),
+            deployer=None if read_only else _detached(engine.deployer("tui"), relay, lifted),
             steps=relay,
             logs=engine.log_source(),
             metrics=engine.metrics,
+            # The file the CLI loaded, with the same host URL pattern: watched.
+            reload=reload,
+            # Built on first use in the lock poller's thread (etcd may be down).
+            locks=lambda: engine.coordinator,
         )
-        app.run()
+        with _exit_on_sigterm(app.exit):
+            app.run()
     return EXIT_OK
+
+
+@contextmanager
+def _exit_on_sigterm(exit_app: Callable[[], object]) -> Iterator[None]:
+    """SIGTERM quits the TUI as ``q`` does: the terminal restored, ssh forwards ended."""
+    import asyncio
+    import signal
+
+    def terminate(signum: int, _frame: object) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not in the app's loop yet (or any more)
+            raise SystemExit(128 + signum) from None
+        loop.call_soon_threadsafe(exit_app)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _lifted(deployer: Deployer, lifted: bool) -> Deployer:
     deployer.read_write = lifted  # --read-write over read_only: true, for the audit
     return deployer
+
+
+def _detached(deployer: Deployer, relay: StepRelay, lifted: bool) -> DetachedDeployer:
+    """The TUI's engine: each operation in a detached runner that outlives the TUI."""
+    from jobtui.app.cli_follow import RUNNER_COMMAND
+    from jobtui.backend.coordination import default_state_dir
+    from jobtui.backend.deploy import DetachedDeployer
+    from jobtui.backend.ops import OpStore
+
+    store = OpStore(default_state_dir())
+    return DetachedDeployer(_lifted(deployer, lifted), store, RUNNER_COMMAND, on_step=relay)
 
 
 if __name__ == "__main__":

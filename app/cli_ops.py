@@ -260,6 +260,10 @@ def _rollback(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
     from jobtui.app.cli_follow import run_op
     from jobtui.backend.deploy import plain, render_plan
 
+    if args.to is not None and not args.to.strip():
+        print(f"jobtui: rollback {args.service} --to: name a version (nothing changed)",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     refused = _refuse_unreachable("rollback", args.service, deployer.unreachable(args.service))
     if refused is not None:
         return refused

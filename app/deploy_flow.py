@@ -6,6 +6,15 @@ through dialogs, then runs the engine's blocking call in an app-level thread
 worker, so leaving the rollout view never stops a rollout. Step events reach
 the view in batches: the engine calls a :class:`StepRelay` from its threads,
 and a timer on the event loop drains it about ten times a second.
+
+With the CLI's engine (:class:`~jobtui.backend.deploy.DetachedDeployer`) each
+operation runs in a detached runner that the worker only follows: quitting,
+a dropped SSH session or a killed jobtui leave it running to its end. The
+plan confirmed goes with it (its fingerprint); when the service changed
+meanwhile nothing runs and the new plan is shown for confirmation again.
+Operations of this bastion started elsewhere (the CLI, another TUI) are
+picked up and can be watched like one's own (:mod:`jobtui.app.deploy_watch`),
+and at start what a crash left unfinished is recovered first.
 """
 
 from __future__ import annotations
@@ -20,13 +29,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from textual.notifications import SeverityLevel
 from textual.timer import Timer
 
+from jobtui.app.deploy_watch import DeployWatch
 from jobtui.app.dialogs.confirm import ALL, ONE, YES, Choice, ConfirmDialog
 from jobtui.app.dialogs.pickers import RollbackPicker, VersionPicker
 from jobtui.app.dialogs.plan import PlanDialog
 from jobtui.app.messages import OperationFinished, StepsReported
 from jobtui.app.screens.rollout import Operation, RolloutScreen
 from jobtui.backend.contract import LockedError, OpKind, OpResult, Outcome, StepEvent
-from jobtui.backend.deploy import RollbackCandidate, RolloutControl, ServicePlan
+from jobtui.backend.deploy import Fingerprint, RollbackCandidate, RolloutControl, ServicePlan
 from jobtui.backend.docker import belongs_to
 from jobtui.config.models import Service
 from jobtui.widgets.steps_view import RolloutProgress
@@ -41,7 +51,8 @@ NOT_AVAILABLE = "Deploying is not available: jobtui was started without a deploy
 READ_ONLY = "Read-only: jobtui was started with --read-only, nothing can be changed."
 
 class DeployerLike(Protocol):
-    """What the TUI needs of :class:`jobtui.backend.deploy.deployer.Deployer`; every call blocks."""
+    """What the TUI needs of :class:`jobtui.backend.deploy.deployer.Deployer` (or its detached
+    form); every call blocks. ``plan_rollback`` and ``expect`` are used when offered."""
 
     def plan(self, service: str, version: str | None = None) -> ServicePlan: ...
 
@@ -52,6 +63,7 @@ class DeployerLike(Protocol):
         *,
         hosts: Sequence[str] | None = None,
         control: RolloutControl | None = None,
+        expect: Fingerprint | None = None,
     ) -> OpResult: ...
 
     def rollback(
@@ -61,6 +73,7 @@ class DeployerLike(Protocol):
         *,
         hosts: Sequence[str] | None = None,
         control: RolloutControl | None = None,
+        expect: Fingerprint | None = None,
     ) -> OpResult: ...
 
     def rollback_candidates(self, service: str) -> Sequence[RollbackCandidate]: ...
@@ -106,6 +119,9 @@ class DeployFlow:
         """Service → its latest operation of this session (running or ended)."""
         self._timer: Timer | None = None
         self._quit_warned = False
+        self._again: dict[int, Callable[[], None]] = {}
+        """id(operation) → how to show its new plan when it ends ``CHANGED``."""
+        self.watch = DeployWatch(self)
 
     # -- entry points (keys, palette) ------------------------------------
 
@@ -156,9 +172,13 @@ class DeployFlow:
         if not running or self._quit_warned:
             return True
         self._quit_warned = True
+        after = (
+            "it goes on in its runner after jobtui quits (jobtui attach follows it)"
+            if self.watch.detached is not None
+            else "jobtui exits once the engine has finished it"
+        )
         self.app.notify(
-            f"{'; '.join(running)}: still running. Press q again to quit; "
-            "jobtui exits once the engine has finished it.",
+            f"{'; '.join(running)}: still running. Press q again to quit; {after}.",
             severity="warning",
             timeout=10,
         )
@@ -196,6 +216,14 @@ class DeployFlow:
                 OpKind.DEPLOY, service, version, f"update {service.name} to {version}", "update"
             )
 
+    def start(self) -> None:
+        """Once the app runs: recover what a crash left, follow operations started elsewhere."""
+        self.watch.start()
+
+    def close(self) -> None:
+        """The app is going: stop following (detached operations go on by themselves)."""
+        self.watch.close()
+
     async def _rollback(self, service: Service) -> None:
         deployer = self._deployer()
         picker = RollbackPicker(service, partial(deployer.rollback_candidates, service.name))
@@ -212,17 +240,33 @@ class DeployFlow:
     async def _confirm_and_roll(
         self, kind: OpKind, service: Service, version: str, title: str, verb: str
     ) -> None:
-        """Show the plan for ``version``; on yes, run the deploy or rollback in a worker."""
+        """Show the plan for ``version``; on yes, run the deploy or rollback in a worker.
+
+        A rollback's plan is what the rollback does (the retained container
+        restarted, or the version recreated); the plan's fingerprint goes with
+        the operation, which refuses when the service changed meanwhile.
+        """
         deployer = self._deployer()
-        dialog = PlanDialog(
-            title, service.name, verb, partial(deployer.plan, service.name, version)
-        )
+        planner = deployer.plan
+        if kind is OpKind.ROLLBACK:
+            planner = getattr(deployer, "plan_rollback", deployer.plan)
+        dialog = PlanDialog(title, service.name, verb, partial(planner, service.name, version))
         if not await self.app.push_screen_wait(dialog) or dialog.plan is None:
             return
         control = RolloutControl()
         op = self._operation(kind, service.name, verb, dialog.plan, control)
         run = deployer.deploy if kind is OpKind.DEPLOY else deployer.rollback
-        self._launch(op, partial(run, service.name, version, control=control))
+        expect = dialog.plan.fingerprint
+        if expect is None:
+            call = partial(run, service.name, version, control=control)
+        else:
+            call = partial(run, service.name, version, control=control, expect=expect)
+
+        def again() -> None:
+            self._flow(self._confirm_and_roll(kind, service, version, title, verb), verb)
+
+        self._again[id(op)] = again
+        self._launch(op, call)
 
     async def _lifecycle(self, kind: OpKind, service: Service, host: str | None) -> None:
         deployer = self._deployer()
@@ -288,11 +332,12 @@ class DeployFlow:
 
     # -- running an operation ---------------------------------------------
 
-    def _launch(self, op: Operation, call: Callable[[], OpResult]) -> None:
+    def _launch(self, op: Operation, call: Callable[[], OpResult], *, show: bool = True) -> None:
         self.operations[op.service] = op
         if self._timer is None:
             self._timer = self.app.set_interval(STEP_FLUSH_INTERVAL, self._flush)
-        self.app.push_screen(RolloutScreen(op))
+        if show:
+            self.app.push_screen(RolloutScreen(op))
         self.app.run_worker(
             partial(self._execute, op, call),
             name=f"operation:{op.service}",
@@ -339,6 +384,9 @@ class DeployFlow:
             view.post_message(OperationFinished(result))
         text, severity = outcome_notice(op, result)
         self.app.notify(text, severity=severity, timeout=8 if severity == "information" else 30)
+        again = self._again.pop(id(op), None)
+        if result.outcome is Outcome.CHANGED and again is not None:
+            again()  # the plan it was confirmed on no longer holds: show the new one
         if not any(o.running for o in self.operations.values()):
             self._quit_warned = False
             if self._timer is not None:
@@ -362,6 +410,12 @@ def outcome_notice(op: Operation, result: OpResult) -> tuple[str, SeverityLevel]
         return f"{op.title}: aborted. Hosts already done keep the new version.", "warning"
     if result.outcome is Outcome.LOCKED:
         return f"{op.title}: refused, {reason or 'the service is locked'}.", "error"
+    if result.outcome is Outcome.CHANGED:
+        return (
+            f"{op.title}: not started — {op.service} changed since the plan was shown "
+            f"({reason}). Here is the new plan.",
+            "warning",
+        )
     kept = ""
     if op.kind in (OpKind.DEPLOY, OpKind.ROLLBACK):
         kept = " The previous version keeps serving."

@@ -11,11 +11,12 @@ from collections.abc import Mapping, Sequence
 
 from textual.message import Message
 
-from jobtui.backend.contract import OpResult, StepEvent
+from jobtui.backend.contract import LockOwner, OpResult, StepEvent
 from jobtui.backend.deploy import RollbackCandidate, ServicePlan
 from jobtui.backend.docker import FieldDiff
 from jobtui.backend.metrics import Series, Usage
 from jobtui.backend.model import FleetSnapshot, TagInfo
+from jobtui.config.models import Inventory
 
 
 class FleetChanged(Message, bubble=False):
@@ -162,3 +163,26 @@ class MetricsFailed(Message, bubble=False):
     def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason
+
+
+class InventoryReloaded(Message, bubble=False):
+    """The inventory file was edited and is valid; the app already holds ``inventory``."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        super().__init__()
+        self.inventory = inventory
+
+
+class LocksChecked(Message, bubble=False):
+    """Who holds the deploy lock of the services asked about (``None``: nobody).
+
+    ``error`` is set, and ``holders`` empty, when the coordinator could not say.
+    """
+
+    def __init__(self, holders: Mapping[str, LockOwner | None], error: str = "") -> None:
+        super().__init__()
+        self.holders = holders
+        self.error = error
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, LocksChecked)

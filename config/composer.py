@@ -18,6 +18,7 @@ stream with an explicit stack and caps what a file can make the loader do:
 from __future__ import annotations
 
 import functools
+import gc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,6 +204,10 @@ class _Composer:
 def compose(text: str, file: str) -> Node | None:
     """The root node of ``text``'s single document (``None`` for an empty stream)."""
     composer = _Composer(file)
+    # The tree is acyclic and short-lived; the cyclic collector would rescan
+    # every node each time a few hundred more are made.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         for event in yaml.parse(text, Loader=_LOADER):
             composer.feed(event)
@@ -213,4 +218,7 @@ def compose(text: str, file: str) -> Node | None:
         raise InventoryError([Problem(file, line, "", f"YAML syntax error: {problem}")]) from None
     except yaml.YAMLError as exc:
         raise InventoryError([Problem(file, 0, "", f"YAML error: {exc}")]) from None
+    finally:
+        if collecting:
+            gc.enable()
     return composer.root

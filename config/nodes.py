@@ -234,9 +234,6 @@ class Checker:
 
     # -- scalars ----------------------------------------------------------
 
-    def is_null(self, node: Node) -> bool:
-        return isinstance(node, ScalarNode) and node.tag == NULL
-
     def string(self, node: Node, key: str, *, numbers: bool = False) -> str | None:
         """A string; with ``numbers`` an integer, float or date is taken as written.
 

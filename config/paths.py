@@ -53,6 +53,10 @@ def check_file(path: str) -> str:
     """``path`` is an existing regular file that this user can read."""
     try:
         info = os.stat(path)
+    except FileNotFoundError:
+        raise ValueError(f"{show(path)} does not exist") from None
+    except PermissionError:
+        raise ValueError(f"{show(path)} cannot be reached (permission denied)") from None
     except OSError as exc:
         raise ValueError(f"{show(path)}: {exc.strerror or exc}") from None
     if not stat.S_ISREG(info.st_mode):

@@ -50,6 +50,10 @@ def _read_bytes(path: str | Path, file: str) -> bytes:
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer before it is refused.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError as exc:
+        raise _unreadable(file, "it does not exist") from exc
+    except PermissionError as exc:
+        raise _unreadable(file, "permission denied") from exc
     except OSError as exc:
         raise _unreadable(file, exc.strerror or str(exc)) from exc
     try:

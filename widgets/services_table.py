@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from textual.binding import Binding
 from textual.reactive import reactive
 
+from jobtui.backend.contract import LockOwner
 from jobtui.backend.metrics import Usage
 from jobtui.backend.observe import (
     STATE_HOST_DOWN,
@@ -44,6 +45,9 @@ UNKNOWN_MARK = "?"
 
 LOADING_MARK = "…"
 """The ``newer`` cell before the registry has answered."""
+
+LOCKED = "locked by"
+"""Follows the state of a service whose deploy lock someone holds: ``running · locked by bob``."""
 
 
 def row_matches(row: ServiceRow, needle: str) -> bool:
@@ -95,6 +99,7 @@ class ServicesTable(KeyedTable):
         self._drift: dict[str, Sequence[object]] = {}
         self._newer: Mapping[str, str] | None = None
         self._newer_unknown: frozenset[str] = frozenset()
+        self._locks: dict[str, LockOwner] = {}
 
     def show(self, rows: Sequence[ServiceRow], now: float) -> None:
         """Display ``rows`` (in their order) as of time ``now``."""
@@ -123,6 +128,29 @@ class ServicesTable(KeyedTable):
         self._newer, self._newer_unknown = dict(newer), frozenset(unknown)
         self._refilter()
 
+    def show_locks(self, holders: Mapping[str, LockOwner | None]) -> None:
+        """Who holds the deploy lock of each service asked about; its rows say so."""
+        locks = dict(self._locks)
+        for service, owner in holders.items():
+            if owner is None:
+                locks.pop(service, None)
+            else:
+                locks[service] = owner
+        if locks != self._locks:
+            self._locks = locks
+            self._refilter()
+
+    def lock(self, service: str) -> LockOwner | None:
+        """The holder of ``service``'s deploy lock, as last asked."""
+        return self._locks.get(service)
+
+    def visible_services(self) -> list[str]:
+        """The services of the rows in view (the ones worth asking about), in order."""
+        first = int(self.scroll_y)
+        # Before the first layout there is no height yet: a screenful's worth.
+        keys = self._order[first : first + (self.size.height or 60)]
+        return list(dict.fromkeys(self._rows[key].service for key in keys if key in self._rows))
+
     def newer(self, key: str) -> str | None:
         """What the registry holds newer than the row's running version, if anything."""
         return None if self._newer is None else self._newer.get(key)
@@ -148,6 +176,10 @@ class ServicesTable(KeyedTable):
         self.sync([self._line(row) for row in self._all if row_matches(row, needle)])
 
     def _state(self, row: ServiceRow) -> Cell:
+        owner = self._locks.get(row.service)
+        if owner is not None:
+            # Someone is changing it right now: say who before anyone acts on the row.
+            return Cell(f"{row.state} · {LOCKED} {owner.user}@{owner.host}", "accent")
         if row.state == STATE_RUNNING and row.key in self._drift:
             # Running, but not as the inventory says (a manual docker change).
             return Cell(DRIFTED, "warn")

@@ -9,7 +9,14 @@ from textual.markup import escape
 from textual.widgets import DataTable, Footer, Header, Input, Label
 
 from jobtui.app.actions import MUTATING_ACTIONS, Scope, bindings
-from jobtui.app.messages import DriftChecked, MetricsFailed, UsageLoaded
+from jobtui.app.lock_feed import LockFeed
+from jobtui.app.messages import (
+    DriftChecked,
+    InventoryReloaded,
+    LocksChecked,
+    MetricsFailed,
+    UsageLoaded,
+)
 from jobtui.app.metrics_feed import MetricsFeed, ask_usage, unavailable_note
 from jobtui.app.screens.base import JobtuiScreen, registry_prefix
 from jobtui.backend.contract import OpKind
@@ -84,6 +91,7 @@ class MainScreen(JobtuiScreen):
         self.set_interval(REGISTRY_REFRESH, self._ask_registry)
         self._ask_registry()
         MetricsFeed(self, ask_usage, self._running_containers).start()
+        LockFeed(self, self.services.visible_services).start()
 
     @property
     def services(self) -> ServicesTable:
@@ -100,6 +108,20 @@ class MainScreen(JobtuiScreen):
         panel.display = bool(strays)
         self._title_services()
         self._show_newer()
+
+    def on_inventory_reloaded(self, message: InventoryReloaded) -> None:
+        # Rows follow with the FleetChanged the app posts next; the registry
+        # (and its repositories) may have changed: ask it again.
+        prefix = registry_prefix(message.inventory)
+        self.services.image_prefix = prefix
+        self.query_one("#unmanaged", ContainersTable).image_prefix = prefix
+        self._tag_cache = None
+        self._registry = None
+        self._ask_registry()
+
+    def on_locks_checked(self, message: LocksChecked) -> None:
+        self.services.show_locks(message.holders)
+        self._note("locks", f"lock holders unknown: {escape(message.error)}" if message.error else "")
 
     # -- what is out of date -------------------------------------------------
 

@@ -26,6 +26,7 @@ OUTCOME_ICONS = {
     Outcome.FAILED: "✖",
     Outcome.ABORTED: "■",
     Outcome.LOCKED: "⚿",
+    Outcome.CHANGED: "↻",
 }
 
 

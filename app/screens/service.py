@@ -13,7 +13,15 @@ from textual.widgets import Footer, Header, Static
 
 from jobtui.app.actions import MUTATING_ACTIONS, Scope, bindings
 from jobtui.app.describe import service_fields
-from jobtui.app.messages import GraphsLoaded, MetricsFailed, TagsFailed, TagsLoaded
+from jobtui.app.lock_feed import LockFeed, holder_text
+from jobtui.app.messages import (
+    GraphsLoaded,
+    InventoryReloaded,
+    LocksChecked,
+    MetricsFailed,
+    TagsFailed,
+    TagsLoaded,
+)
 from jobtui.app.metrics_feed import MetricsFeed, ask_graphs
 from jobtui.app.screens.base import JobtuiScreen, registry_prefix
 from jobtui.backend.contract import OpKind
@@ -58,6 +66,7 @@ class ServiceScreen(JobtuiScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static(id="lock", markup=False)
         containers = ContainersTable(id="containers", columns=CONTAINER_COLUMNS)
         containers.image_prefix = registry_prefix(self.jobtui.inventory)
         yield containers
@@ -83,6 +92,37 @@ class ServiceScreen(JobtuiScreen):
         self.action_reload_tags()
         self._metrics = MetricsFeed(self, self._ask_graphs, self._running_containers)
         self._metrics.start()
+        self.query_one("#lock").display = False
+        LockFeed(self, lambda: (self.service.name,)).start()
+
+    def on_locks_checked(self, message: LocksChecked) -> None:
+        lock = self.query_one("#lock", Static)
+        if message.error:
+            lock.update(f"Lock holder unknown: {message.error}")
+            lock.set_class(False, "-held")
+        elif (owner := message.holders.get(self.service.name)) is not None:
+            lock.update(f"Locked by {holder_text(owner, self.jobtui.clock())}")
+            lock.set_class(True, "-held")
+        else:
+            lock.update("")
+        lock.display = bool(message.error) or message.holders.get(self.service.name) is not None
+
+    def on_inventory_reloaded(self, message: InventoryReloaded) -> None:
+        try:
+            service = message.inventory.service(self.service.name)
+        except KeyError:
+            # Removed from the file: keep showing what is known, say why it is stale.
+            self.query_one("#config").border_title = f"{self.service.name} · not in the inventory any more"
+            return
+        if service == self.service:
+            return
+        self.service = service
+        self.query_one("#config").border_title = f"{service.name} · inventory"
+        self.query_one("#containers", ContainersTable).image_prefix = registry_prefix(message.inventory)
+        box = self.query_one("#config", VerticalScroll)
+        box.remove_children()
+        box.mount(ConfigView(service_fields(service)))
+        self.action_reload_tags()
 
     def show_fleet(self, snapshot: FleetSnapshot) -> None:
         mine = [c for c in snapshot.containers() if belongs_to(c, self.service.name)]

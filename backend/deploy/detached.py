@@ -32,6 +32,7 @@ from jobtui.backend.deploy.fingerprint import Fingerprint, to_data
 from jobtui.backend.deploy.frame import new_op_id
 from jobtui.backend.deploy.plan import ServicePlan
 from jobtui.backend.deploy.policy import RollbackCandidate, RolloutControl
+from jobtui.backend.deploy.recovery import unfinished
 from jobtui.backend.ops import (
     Control,
     OpRequest,
@@ -73,6 +74,8 @@ class DetachedDeployer:
         self.command = tuple(command)
         self.on_step = on_step
         self.host_url_pattern = host_url_pattern
+        self.stopping = threading.Event()
+        """Set it to stop following (the TUI quits): the operations themselves go on."""
 
     # -- reading: here -----------------------------------------------------------
 
@@ -87,6 +90,13 @@ class DetachedDeployer:
 
     def unfinished(self, service: str) -> list[JournalEntry]:
         return self.local.unfinished(service)
+
+    def unfinished_everywhere(self, scan: int = 500) -> dict[str, list[JournalEntry]]:
+        """Service → its unfinished operations, from one read of the journal."""
+        pending: dict[str, list[JournalEntry]] = {}
+        for entry in unfinished(self.local.coordinator.journal(None, limit=scan)):
+            pending.setdefault(entry.service, []).append(entry)
+        return pending
 
     def unreachable(self, service: str, host: str | None = None) -> dict[str, str]:
         return self.local.unreachable(service, host)
@@ -208,7 +218,7 @@ class DetachedDeployer:
 
         try:
             request = self.store.read_request(op_id)
-            result = follow(self.store, op_id, seen, stop=stop, process=process)
+            result = follow(self.store, op_id, seen, stop=stop or self.stopping, process=process)
         except RunnerDied as exc:
             return _failed(op_id, request.kind, request.service, str(exc))
         except RecordError as exc:

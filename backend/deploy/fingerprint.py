@@ -6,7 +6,8 @@ container (id, running or not, the hash of its observed spec) and what the
 host converges on (for a deploy the registry's digest of the target image, for
 a rollback that restarts a retained container that container's id); for the
 whole plan, the hash of the desired spec (an edited inventory changes it).
-A digest the registry could not tell at either time is not compared. Pure.
+A digest the registry could not tell at either time is not compared; a tag
+the registry says it no longer has (:data:`NOT_IN_REGISTRY`) is a difference. Pure.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+
+NOT_IN_REGISTRY = "not-in-registry"
+"""A :attr:`HostPrint.target` when the registry answered that it has no such tag."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,9 @@ def _host_differences(before: HostPrint, after: HostPrint) -> Iterable[str]:
         yield "the current container " + ("started" if after.running else "stopped")
     elif before.spec != after.spec:
         yield "the current container's settings changed"
-    if before.target and after.target and before.target != after.target:
+    if before.target and before.target != NOT_IN_REGISTRY and after.target == NOT_IN_REGISTRY:
+        yield "the version is no longer in the registry (deleted since the plan?)"
+    elif before.target and after.target and before.target != after.target:
         yield f"the target changed ({_short(before.target)} -> {_short(after.target)})"
 
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from jobtui.backend.deploy.fingerprint import Fingerprint, HostPrint
+from jobtui.backend.deploy.fingerprint import NOT_IN_REGISTRY, Fingerprint, HostPrint
 from jobtui.backend.deploy.host import OPERATIONAL_ERRORS
 from jobtui.backend.deploy.plan import ActionKind, ServicePlan
 from jobtui.backend.deploy.policy import RollbackCandidate, order_candidates, retained_version
@@ -99,14 +99,15 @@ def observe(
 def target_digest(
     inventory: Inventory, registry: RegistryClient | None, service: Service, version: str
 ) -> str:
-    """The registry's digest of the service's image at ``version``; ``""`` when unknown."""
+    """The registry's digest of the service's image at ``version``; ``""`` when unknown,
+    :data:`NOT_IN_REGISTRY` when the registry says it has no such tag."""
     if registry is None or inventory.registry is None:
         return ""
     repository = repository_in_registry(service.image, inventory.registry)
     if repository is None:
         return ""
     try:
-        return registry.digest(repository, version) or ""
+        return registry.digest(repository, version) or NOT_IN_REGISTRY
     except RegistryError as exc:
         log.info("plan fingerprint without the image digest: %s", exc)
         return ""

@@ -206,6 +206,8 @@ def _explain(exc: BaseException) -> str:
         return "no answer in time"
     if isinstance(exc, requests.exceptions.ConnectionError):
         text = str(exc)
+        if "timed out" in text:  # urllib3 wraps a read timeout when retries are off
+            return "no answer in time"
         if "Connection refused" in text:
             return "connection refused (not running?)"
         if "Name or service not known" in text or "getaddrinfo" in text:

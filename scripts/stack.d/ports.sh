@@ -212,7 +212,8 @@ read_ports_file() {
 # load_ports create|read: the stack's ports, from ports.env; `create`
 # chooses and records them when there is none yet. `read` without a
 # ports.env assumes the demo's fixed ports (what every stack used before
-# ports.env existed) and returns 1 unless this is the demo's directory.
+# ports.env existed) and returns 1 unless this is the demo's directory or
+# some part of it runs.
 load_ports() {
     if [ -f "$DIR/ports.env" ]; then
         read_ports_file
@@ -223,7 +224,7 @@ load_ports() {
         STACK_ID=""
         set_block demo
         derive_addresses
-        [ "$DIR" = "$DEFAULT_DIR" ]
+        [ "$DIR" = "$DEFAULT_DIR" ] || legacy_running
         return
     fi
     derive_addresses

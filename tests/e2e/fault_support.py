@@ -14,6 +14,7 @@ Docker CLI on host-a, ``FROM`` the demo's ``web:v1`` (no file is copied: only
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -147,10 +148,8 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
         pass
     finally:
         for s in (source, sink):
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def run_cli(

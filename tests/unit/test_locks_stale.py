@@ -7,6 +7,7 @@ another process, a holder on another bastion.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -66,10 +67,8 @@ def _holder(state: Path, mode: str) -> tuple[subprocess.Popen[str], list[int]]:
 
 
 def _kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def test_a_process_is_named_by_pid_start_time_and_boot() -> None:

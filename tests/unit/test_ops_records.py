@@ -26,8 +26,13 @@ from jobtui.backend.contract import (
 )
 from jobtui.backend.coordination.factory import format_journal, per_operation
 from jobtui.backend.coordination.identity import boot_id, process_start_time
-from jobtui.backend.deploy.fingerprint import Fingerprint, HostPrint, differences, from_data
-from jobtui.backend.deploy.fingerprint import to_data as fingerprint_data
+from jobtui.backend.deploy.fingerprint import (
+    Fingerprint,
+    HostPrint,
+    differences,
+    from_data,
+    to_data as fingerprint_data,
+)
 from jobtui.backend.ops.follow import Follower, RunnerDied, follow
 from jobtui.backend.ops.records import OpRequest, RunnerInfo, decode_line, result_line
 from jobtui.backend.ops.store import OpStore
@@ -202,7 +207,9 @@ def test_fingerprints_name_what_changed() -> None:
 # -- jobtui history: one line per operation ------------------------------------------------
 
 
-def entry(op_id: str, state: str, at: float, user: str = "alice", bastion: str = "") -> JournalEntry:
+def entry(
+    op_id: str, state: str, at: float, user: str = "alice", bastion: str = ""
+) -> JournalEntry:
     duration = 0.0 if state == "started" else 2.0
     return JournalEntry(op_id, OpKind.DEPLOY, "web", user, ("host-a",), "v1", "v2", state, at,
                         duration, "", bastion)  # fmt: skip
