@@ -140,7 +140,7 @@ class JobtuiApp(App[None]):
         while not self._watch_stop.wait(self._inventory_poll):
             try:
                 result = watch.poll()
-            except Exception as exc:  # noqa: BLE001 - a bad poll must not end the watch
+            except Exception as exc:  # a bad poll (a bug, odd file) must not end the watch
                 self.call_from_thread(
                     self.notify, f"Cannot check the inventory file: {exc}", severity="warning"
                 )

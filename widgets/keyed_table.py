@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -81,7 +82,9 @@ class KeyedTable(DataTable[Text]):
         self.column_spec: tuple[tuple[str, str], ...] = tuple(columns or self.COLUMNS)
         """The columns this instance shows (the class default unless given)."""
         self._cells: dict[str, tuple[Cell, ...]] = {}
+        self._raw: dict[str, tuple[CellValue, ...]] = {}
         self._order: list[str] = []
+        self._styles: dict[str, Style] = {}
 
     def on_mount(self) -> None:
         for key, label in self.column_spec:
@@ -130,23 +133,34 @@ class KeyedTable(DataTable[Text]):
     def sync(self, rows: Sequence[Row]) -> None:
         """Make the table show exactly ``rows``, in their order, touching only what changed."""
         cursor_key = self.highlighted_key
-        wanted = {row.key: tuple(_cell(value) for value in row.cells) for row in rows}
-        for key in [key for key in self._cells if key not in wanted]:
+        wanted = {row.key: row.cells for row in rows}
+        gone = [key for key in self._cells if key not in wanted]
+        for key in gone:
             self.remove_row(key)
-            del self._cells[key]
-        for key, cells in wanted.items():
+            del self._cells[key], self._raw[key]
+        # The table's own order now: the survivors, then new rows appended.
+        table_order = [key for key in self._order if key in wanted] if gone else list(self._order)
+        for key, raw in wanted.items():
+            if self._raw.get(key) == raw:
+                # Most refreshes change a few rows: the rest cost one comparison.
+                continue
+            cells = tuple(_cell(value) for value in raw)
             old = self._cells.get(key)
             if old is None:
                 self.add_row(*(self._cell_text(cell) for cell in cells), key=key)
+                table_order.append(key)
             else:
                 for (column, _), before, after in zip(self.column_spec, old, cells, strict=True):
                     if before != after:
                         self.update_cell(key, column, self._cell_text(after), update_width=True)
             self._cells[key] = cells
-        order = [row.key for row in rows]
+            self._raw[key] = raw
+        order = list(wanted)
         if order != self._order:
             self._order = order
-            self._reorder()
+            if table_order != order:
+                # Only when rows really moved: the first fill appends in order.
+                self._reorder()
         if cursor_key in self._cells:
             index = self.get_row_index(cursor_key)
             if index != self.cursor_row:
@@ -170,12 +184,17 @@ class KeyedTable(DataTable[Text]):
         # container name with brackets must not turn into styling.
         if not cell.role:
             return Text(cell.text, end="")
-        style = self.get_component_rich_style(f"keyed-table--{cell.role}", partial=True)
+        style = self._styles.get(cell.role)
+        if style is None:
+            # Resolved once per role (and again after a theme switch), not per cell.
+            style = self.get_component_rich_style(f"keyed-table--{cell.role}", partial=True)
+            self._styles[cell.role] = style
         return Text(cell.text, style=style, end="")
 
     def _recolour(self, _theme: object = None) -> None:
         # Cells hold Rich styles resolved from the theme when they were set;
         # after a theme switch every coloured cell is resolved again.
+        self._styles.clear()
         for key, cells in self._cells.items():
             for (column, _), cell in zip(self.column_spec, cells, strict=True):
                 if cell.role:

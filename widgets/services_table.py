@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -100,6 +101,20 @@ class ServicesTable(KeyedTable):
         self._newer: Mapping[str, str] | None = None
         self._newer_unknown: frozenset[str] = frozenset()
         self._locks: dict[str, LockOwner] = {}
+        self._held = 0
+        self._pending = False
+
+    @contextmanager
+    def deferred_sync(self) -> Iterator[None]:
+        """Group several ``show*`` calls: the rows are brought up to date once, at the end."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if not self._held and self._pending:
+                self._pending = False
+                self._refilter()
 
     def show(self, rows: Sequence[ServiceRow], now: float) -> None:
         """Display ``rows`` (in their order) as of time ``now``."""
@@ -140,7 +155,7 @@ class ServicesTable(KeyedTable):
             self._locks = locks
             self._refilter()
 
-    def lock(self, service: str) -> LockOwner | None:
+    def lock_holder(self, service: str) -> LockOwner | None:
         """The holder of ``service``'s deploy lock, as last asked."""
         return self._locks.get(service)
 
@@ -172,6 +187,9 @@ class ServicesTable(KeyedTable):
         self._refilter()
 
     def _refilter(self) -> None:
+        if self._held:
+            self._pending = True
+            return
         needle = self.filter_text.strip()
         self.sync([self._line(row) for row in self._all if row_matches(row, needle)])
 

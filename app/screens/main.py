@@ -31,6 +31,7 @@ from jobtui.backend.observe import (
     service_rows,
     unmanaged,
 )
+from jobtui.config.models import Inventory
 from jobtui.widgets.containers_table import ContainersTable
 from jobtui.widgets.hosts_table import HostsTable
 from jobtui.widgets.services_table import ServicesTable
@@ -66,6 +67,7 @@ class MainScreen(JobtuiScreen):
         self._registry: RegistryTags | None = None
         self._tag_cache: TagCache | None = None
         self._notes: dict[str, str] = {}
+        self._shown: tuple[FleetSnapshot, Inventory] | None = None
 
     def compose(self) -> ComposeResult:
         prefix = registry_prefix(self.jobtui.inventory)
@@ -86,10 +88,12 @@ class MainScreen(JobtuiScreen):
         self.query_one("#hosts").border_title = "hosts"
         self.query_one("#unmanaged").border_title = "unmanaged containers"
         self.query_one("#filter-bar").display = False
-        self.show_fleet(self.jobtui.snapshot)
+        # One sync of the services table for the rows and the registry's first note.
+        with self.services.deferred_sync():
+            self.show_fleet(self.jobtui.snapshot)
+            self._ask_registry()
         self.set_interval(UPTIME_REFRESH, self._repaint_uptimes)
         self.set_interval(REGISTRY_REFRESH, self._ask_registry)
-        self._ask_registry()
         MetricsFeed(self, ask_usage, self._running_containers).start()
         LockFeed(self, self.services.visible_services).start()
 
@@ -99,15 +103,22 @@ class MainScreen(JobtuiScreen):
 
     def show_fleet(self, snapshot: FleetSnapshot) -> None:
         inventory = self.jobtui.inventory
+        shown = self._shown
+        if shown is not None and shown[0] is snapshot and shown[1] is inventory:
+            # The same snapshot again (the first announcement of what mount
+            # showed already): nothing to do for a thousand rows.
+            return
+        self._shown = (snapshot, inventory)
         self._rows = service_rows(inventory, snapshot)
-        self.services.show(self._rows, self.jobtui.clock())
+        with self.services.deferred_sync():
+            self.services.show(self._rows, self.jobtui.clock())
+            self._show_newer()
         self.query_one("#hosts", HostsTable).show(list(snapshot.hosts.values()))
         strays = unmanaged(inventory, snapshot)
         panel = self.query_one("#unmanaged", ContainersTable)
         panel.show(strays, self.jobtui.clock())
         panel.display = bool(strays)
         self._title_services()
-        self._show_newer()
 
     def on_inventory_reloaded(self, message: InventoryReloaded) -> None:
         # Rows follow with the FleetChanged the app posts next; the registry
@@ -121,7 +132,8 @@ class MainScreen(JobtuiScreen):
 
     def on_locks_checked(self, message: LocksChecked) -> None:
         self.services.show_locks(message.holders)
-        self._note("locks", f"lock holders unknown: {escape(message.error)}" if message.error else "")
+        error = message.error
+        self._note("locks", f"lock holders unknown: {escape(error)}" if error else "")
 
     # -- what is out of date -------------------------------------------------
 

@@ -112,13 +112,15 @@ class ServiceScreen(JobtuiScreen):
             service = message.inventory.service(self.service.name)
         except KeyError:
             # Removed from the file: keep showing what is known, say why it is stale.
-            self.query_one("#config").border_title = f"{self.service.name} · not in the inventory any more"
+            stale = f"{self.service.name} · not in the inventory any more"
+            self.query_one("#config").border_title = stale
             return
         if service == self.service:
             return
         self.service = service
         self.query_one("#config").border_title = f"{service.name} · inventory"
-        self.query_one("#containers", ContainersTable).image_prefix = registry_prefix(message.inventory)
+        prefix = registry_prefix(message.inventory)
+        self.query_one("#containers", ContainersTable).image_prefix = prefix
         box = self.query_one("#config", VerticalScroll)
         box.remove_children()
         box.mount(ConfigView(service_fields(service)))

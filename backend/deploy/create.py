@@ -173,6 +173,16 @@ def pull_auth(
     return {"username": registry.username, "password": password, "serveraddress": registry.host}
 
 
+def explain_pull_error(text: str) -> str:
+    """A daemon's pull error, with what to check when it is the registry's login."""
+    if "unauthorized" in text or "authentication required" in text or "denied" in text:
+        return (
+            f"{text} (the registry refused the pull: check registry.username and the "
+            "password in the variable password_env names)"
+        )
+    return text
+
+
 class PullProgress:
     """Counts layers in Docker's pull stream and says how far it got."""
 
@@ -188,7 +198,7 @@ class PullProgress:
 
         Raises ``PullFailed`` for an ``error`` event."""
         if event.get("error"):
-            raise PullFailed(str(event.get("error")))
+            raise PullFailed(explain_pull_error(str(event.get("error"))))
         status = str(event.get("status") or "")
         layer = str(event.get("id") or "")
         if status.startswith(("Status:", "Digest:")) or not layer:

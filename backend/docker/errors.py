@@ -39,6 +39,15 @@ def _root_cause(exc: BaseException) -> BaseException:
     return current
 
 
+def _tls_hint(reason: str) -> str:
+    """What an OpenSSL reason means for a Docker TLS host, in the inventory's words."""
+    if "CERTIFICATE_VERIFY_FAILED" in reason:
+        return " (the daemon's certificate is not signed by tls.ca_cert, or not for this address)"
+    if any(word in reason for word in ("BAD_CERTIFICATE", "CERTIFICATE_REQUIRED", "UNKNOWN_CA")):
+        return " (the daemon refused our client certificate: check tls.client_cert and client_key)"
+    return ""
+
+
 def describe_error(exc: BaseException, url: str) -> str:
     """One line saying why ``url``'s daemon could not be used."""
     if isinstance(exc, JobtuiError):
@@ -46,7 +55,7 @@ def describe_error(exc: BaseException, url: str) -> str:
     if isinstance(exc, docker.errors.APIError):
         return f"{url}: Docker API error {exc.status_code}: {exc.explanation or exc}"
     if isinstance(exc, requests.exceptions.SSLError):
-        return f"{url}: TLS failed: {_root_cause(exc)}"
+        return f"{url}: TLS failed: {_root_cause(exc)}{_tls_hint(str(_root_cause(exc)))}"
     if isinstance(exc, requests.exceptions.Timeout | socket.timeout | TimeoutError):
         return f"{url}: no answer in time (daemon hung or network unreachable)"
     root = _root_cause(exc)

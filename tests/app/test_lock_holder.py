@@ -36,7 +36,9 @@ async def test_locked_rows_name_the_holder_live() -> None:
     coordinator = FakeCoordinator({"shop-api": BOB})
     app = _app(coordinator)
     async with app.run_test() as pilot:
-        await until(pilot, lambda: all("locked by bob@bastion-2" in s for s in _state(app, "shop-api")))
+        await until(
+            pilot, lambda: all("locked by bob@bastion-2" in s for s in _state(app, "shop-api"))
+        )
         assert not any("locked" in s for s in _state(app, "shop-web"))
         # Only the services on screen are asked about.
         assert set(coordinator.asked) <= {s.name for s in app.inventory.services}

@@ -47,14 +47,14 @@ def answer(port: int) -> str | None:
 class Cli:
     """Runs ``jobtui -i INVENTORY …`` with its own runtime and state directories."""
 
-    def __init__(
-        self, inventory: Path, tmp: Path, env: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, inventory: Path, tmp: Path, env: Mapping[str, str] | None = None) -> None:
         self.inventory = inventory
         self.runtime = tmp / "run"
         self.state = tmp / "state"
         self.env = dict(os.environ)
-        self.env.update({"JOBTUI_RUNTIME_DIR": str(self.runtime), "JOBTUI_STATE_DIR": str(self.state)})
+        self.env.update(
+            {"JOBTUI_RUNTIME_DIR": str(self.runtime), "JOBTUI_STATE_DIR": str(self.state)}
+        )
         self.env.update(env or {})
         self.outputs: list[str] = []
         """Everything every call printed (the secrets test greps it)."""
@@ -71,7 +71,9 @@ class Cli:
     def no_ssh_left(self, timeout: float = 10) -> None:
         """No ssh process of this CLI's (or its runners') remains, and no socket or pid file."""
         wait_for(lambda: not ssh_processes(self.runtime), timeout, "every ssh forward to end")
-        leftovers = [p for p in self.runtime.rglob("*") if p.is_file()] if self.runtime.exists() else []
+        leftovers = (
+            [p for p in self.runtime.rglob("*") if p.is_file()] if self.runtime.exists() else []
+        )
         assert leftovers == [], leftovers
 
 
@@ -97,9 +99,9 @@ def ssh_processes(marker: Path) -> list[int]:
         if not entry.name.isdigit():
             continue
         words = argv(int(entry.name))
-        if words and Path(words[0]).name == "ssh" and any(str(marker) in w for w in words):
-            if state_of(int(entry.name)) not in ("Z", "gone"):
-                found.append(int(entry.name))
+        ours = words and Path(words[0]).name == "ssh" and any(str(marker) in w for w in words)
+        if ours and state_of(int(entry.name)) not in ("Z", "gone"):
+            found.append(int(entry.name))
     return found
 
 
@@ -131,9 +133,7 @@ def edited_inventory(
 ) -> Path:
     """``source`` with some services kept, changed or renamed and top-level keys replaced."""
     data = yaml.safe_load(source.read_text())
-    chosen = [
-        s for s in data["services"] if keep_services is None or s["name"] in keep_services
-    ]
+    chosen = [s for s in data["services"] if keep_services is None or s["name"] in keep_services]
     for service in chosen:
         service.update((services or {}).get(service["name"], {}))
         service["name"] = (rename or {}).get(service["name"], service["name"])

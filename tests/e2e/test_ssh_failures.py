@@ -23,7 +23,9 @@ def _inventory_with_known_hosts(stack: Stack, tmp_path: Path, known_hosts: Path)
         stack.inventory,
         tmp_path / "jobtui.yml",
         keep_services=("shop",),
-        top={"ssh": {"identity_file": str(stack.ssh_identity), "known_hosts_file": str(known_hosts)}},
+        top={
+            "ssh": {"identity_file": str(stack.ssh_identity), "known_hosts_file": str(known_hosts)}
+        },
     )
 
 
@@ -56,7 +58,9 @@ def test_a_changed_host_key_is_refused_with_the_fix_named(stack: Stack, tmp_path
     host = _host(cli, "host-ssh")
     assert host["status"] == "down"
     error = str(host["error"])
-    assert error.startswith(f"host-ssh: the ssh host key of [127.0.0.1]:{stack.sshd_port} has CHANGED")
+    assert error.startswith(
+        f"host-ssh: the ssh host key of [127.0.0.1]:{stack.sshd_port} has CHANGED"
+    )
     assert f"ssh-keygen -R '[127.0.0.1]:{stack.sshd_port}' -f {known}" in error
     assert error.endswith(f"ssh-keyscan -p {stack.sshd_port} 127.0.0.1 >> {known}")
     cli.no_ssh_left()

@@ -63,9 +63,7 @@ def _rollout(app: JobtuiApp) -> RolloutScreen | None:
 async def _update_shop_to_v2(app: JobtuiApp) -> RolloutScreen:
     async with app.run_test(size=SIZE) as pilot:
         table = app.screen.query_one("#services", ServicesTable)
-        await _until(
-            pilot, lambda: "shop@host-ssh" in table.keys, "shop on host-ssh in the table"
-        )
+        await _until(pilot, lambda: "shop@host-ssh" in table.keys, "shop on host-ssh in the table")
         await _until(
             pilot,
             lambda: table.text_of("shop@host-ssh", "state") == "running",

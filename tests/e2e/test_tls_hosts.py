@@ -83,6 +83,7 @@ def test_a_daemon_certificate_from_another_ca_is_refused(stack: Stack, tmp_path:
     host = _hosts(cli)["host-tls"]
     assert host["status"] == "down"
     assert host["error"].startswith(f"{stack.host_tls_url}: TLS failed"), host["error"]
+    assert "not signed by tls.ca_cert" in host["error"]
     deploy = cli("deploy", "billing", "--version", "v2", "--yes")
     assert deploy.returncode == 1, deploy.stdout + deploy.stderr
     assert "deploy billing: host host-tls is unreachable" in deploy.stderr
@@ -91,8 +92,10 @@ def test_a_daemon_certificate_from_another_ca_is_refused(stack: Stack, tmp_path:
 
 
 def test_without_a_client_certificate_the_daemon_says_no(stack: Stack, tmp_path: Path) -> None:
-    cli = Cli(_with_tls(stack, tmp_path, {"ca_cert": str(stack.host_tls_cert_dir / "ca.pem")}), tmp_path)
+    tls = {"ca_cert": str(stack.host_tls_cert_dir / "ca.pem")}
+    cli = Cli(_with_tls(stack, tmp_path, tls), tmp_path)
     host = _hosts(cli)["host-tls"]
     assert host["status"] == "down"
-    assert str(host["error"]).startswith(stack.host_tls_url), host["error"]
+    assert str(host["error"]).startswith(f"{stack.host_tls_url}: TLS failed"), host["error"]
+    assert "refused our client certificate" in str(host["error"])
     assert "Traceback" not in "".join(cli.outputs)
