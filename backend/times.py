@@ -4,7 +4,7 @@ Policy: every time jobtui shows or writes is UTC (tables, ``jobtui history``,
 lock holders, log timestamps): a fleet spans time zones, Docker, etcd and the
 registry all speak UTC, and two operators on one bastion then read the same
 text. Durations everywhere use the inventory's grammar
-(:func:`jobtui.config.fields.parse_duration`).
+(:func:`jobtui.config.grammar.parse_duration`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 import time
 from datetime import UTC, datetime
 
-from jobtui.config.fields import parse_duration
+from jobtui.config.grammar import parse_duration
 
 _RFC3339 = re.compile(r"^(.*?\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")

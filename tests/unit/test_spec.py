@@ -215,7 +215,7 @@ hosts: {a: "unix:///a.sock"}
 services:
   - {name: api, image: "r:5000/api", run_on_host: a, port: "127.0.0.1:18080:8080"}
   - {name: dns, image: "dns:2", run_on_host: a, port: "53/udp", network_mode: host,
-     restart: "on-failure:0", labels: ["jobtui.service=x", "tier=edge"]}
+     restart: "on-failure:0", labels: ["tier=edge"]}
 """,
         file="inv.yml",
     )
