@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from jobtui.app import cli_logs, cli_ops, cli_outdated, report
+from jobtui.app.arguments import argument_problem
 from jobtui.backend.model import FleetSnapshot
 
 if TYPE_CHECKING:
@@ -152,6 +153,10 @@ def _save_crash(exc: BaseException) -> str:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    problem = argument_problem(args)
+    if problem is not None:
+        print(f"jobtui: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     out = sys.stdout
     if args.verb == "validate":
         return _validate(args.file or _inventory_path(args), args.host_url_pattern, out)
