@@ -44,6 +44,7 @@ from jobtui.backend.deploy.create import (
     pull_auth,
     rollout_labels,
 )
+from jobtui.backend.deploy.failpoint import hold
 from jobtui.backend.deploy.health import (
     Decision,
     choose_gate,
@@ -159,6 +160,7 @@ class HostRollout:
     def step(self, name: str, action: Callable[[], str | None], message: str = "") -> str:
         """Run one step with start/end events; a failure raises :class:`StepFailed`."""
         self.emit(name, StepStatus.RUNNING, message)
+        hold(name)  # crash tests only (JOBTUI_TEST_HOLD)
         try:
             said = action() or ""
         except StepFailed as exc:

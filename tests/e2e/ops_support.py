@@ -27,6 +27,7 @@ from rollout_support import wait_for, write_inventory
 
 from jobtui.backend.contract import Coordinator, StepEvent, StepStatus
 from jobtui.backend.coordination.factory import make_coordinator
+from jobtui.backend.deploy.failpoint import HOLD_ENV
 from jobtui.backend.deploy.recovery import unfinished
 from jobtui.backend.docker.answers import container_from_api
 from jobtui.backend.docker.hosts import HostPool
@@ -125,6 +126,14 @@ class Ops:
         self.store = OpStore(self.state)
 
     @property
+    def hold_file(self) -> Path:
+        return self.tmp_path / "hold"
+
+    def release(self) -> None:
+        """Let a held runner go on."""
+        self.hold_file.unlink(missing_ok=True)
+
+    @property
     def env(self) -> dict[str, str]:
         return {**os.environ, "JOBTUI_STATE_DIR": str(self.state)}
 
@@ -135,12 +144,20 @@ class Ops:
             env=self.env,
         )  # fmt: skip
 
-    def spawn(self, *args: str, stdin: int | None = subprocess.DEVNULL) -> subprocess.Popen[str]:
-        """``jobtui`` in the background, its output in files (no pipe to fill up)."""
+    def spawn(self, *args: str, hold: str = "") -> subprocess.Popen[str]:
+        """``jobtui`` in the background, its output in files (no pipe to fill up).
+
+        ``hold`` (a step name): its runner waits at that step while :attr:`hold_file`
+        exists (see ``backend/deploy/failpoint.py``).
+        """
         out = (self.tmp_path / f"out-{len(self.started)}.txt").open("w")
+        env = self.env
+        if hold:
+            self.hold_file.touch()
+            env[HOLD_ENV] = f"{hold}:{self.hold_file}"
         process = subprocess.Popen(
             [JOBTUI, "-i", str(self.inventory.source), *args],
-            stdin=stdin, stdout=out, stderr=subprocess.STDOUT, text=True, env=self.env,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, text=True, env=env,
         )  # fmt: skip
         process.output_path = out.name  # type: ignore[attr-defined]
         self.started.append(process)
@@ -250,14 +267,17 @@ def poll_until(check: Callable[[], Any], timeout: float, what: str) -> float:
 class Terminal:
     """``jobtui`` on a pseudo-terminal of its own, as an operator types at it."""
 
-    def __init__(self, ops: Ops, *args: str) -> None:
+    def __init__(self, ops: Ops, *args: str, hold: str = "") -> None:
         import pty
 
         self.master, slave = pty.openpty()
+        env = {**ops.env, "TERM": "dumb"}
+        if hold:
+            ops.hold_file.touch()
+            env[HOLD_ENV] = f"{hold}:{ops.hold_file}"
         self.process = subprocess.Popen(
             [JOBTUI, "-i", str(ops.inventory.source), *args],
-            stdin=slave, stdout=slave, stderr=slave, env={**ops.env, "TERM": "dumb"},
-            start_new_session=True,
+            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
         )  # fmt: skip
         os.close(slave)
         self.seen = ""

@@ -74,17 +74,21 @@ CASES = [("stop-first", at, step) for at, step in enumerate(STOP_FIRST)] + [
 
 
 @pytest.mark.parametrize(("order", "at", "step"), CASES, ids=[f"{o}-{s}" for o, _, s in CASES])
-def test_signals_to_the_cli_never_stop_the_rollout(ops: Ops, order: str, at: int, step: str) -> None:
+def test_signals_to_the_cli_never_stop_the_rollout(
+    ops: Ops, order: str, at: int, step: str
+) -> None:
     service = "rt-sig-stop" if order == "stop-first" else "rt-sig-start"
     (current,) = ops.running(service)
     target = "v2" if current.version == "v1" else "v1"
     began = time.time()
-    launcher = ops.spawn("deploy", service, "--version", target, "-y")
+    # The runner holds at the step (after its "running" event) until released.
+    launcher = ops.spawn("deploy", service, "--version", target, "-y", hold=step)
     op = ops.wait_op(service, after=began)
     followers = [ops.spawn("attach", op.op_id) for _ in range(3)]
     for follower in followers:
         poll_until(lambda f=follower: f"{op.op_id}: " in ops.output(f), 30, "attach to start")
     ops.wait_step(op.op_id, step)
+    assert ops.store.summary(op.op_id).steps[-1].step == step  # held there
 
     signals = SIGNALS[at % 4 :] + SIGNALS[: at % 4]
     processes = [launcher, *followers]
@@ -93,6 +97,8 @@ def test_signals_to_the_cli_never_stop_the_rollout(ops: Ops, order: str, at: int
     sent = time.monotonic()
     codes = [p.wait(timeout=15) for p in processes]
     assert codes == [exit_code_of(s) for s in signals], [ops.output(p) for p in processes]
+    assert ops.store.summary(op.op_id).running  # the followers are gone, the runner is not
+    ops.release()
     for process, sig in zip(processes, signals, strict=True):
         if sig is not signal.SIGKILL:
             assert f"detached; operation {op.op_id} goes on" in ops.output(process)
@@ -114,13 +120,15 @@ def test_ctrl_c_on_a_terminal_can_abort_and_restore(ops: Ops, tmp_path: Path) ->
     (current,) = ops.running("rt-sig-stop")
     target = "v2" if current.version == "v1" else "v1"
     began = time.time()
-    terminal = Terminal(ops, "deploy", "rt-sig-stop", "--version", target, "-y")
+    terminal = Terminal(ops, "deploy", "rt-sig-stop", "--version", target, "-y", hold="health")
     try:
         op = ops.wait_op("rt-sig-stop", after=began)
         ops.wait_step(op.op_id, "health")  # the old one is stopped, the new one starting
-        terminal.process.send_signal(signal.SIGINT)
+        terminal.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
         terminal.read_until("[d/a]")
         terminal.type("a\n")
+        terminal.read_until("aborting")
+        ops.release()
         assert terminal.wait() == 1, terminal.seen
     finally:
         terminal.close()
