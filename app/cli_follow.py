@@ -85,14 +85,21 @@ def run_op(
     title: str = "",
 ) -> int:
     """Launch the operation in a runner and follow it (see the module doc); the exit code."""
-    launched = detached.launch(
-        kind, service, version=version, hosts=hosts, expect=expect, title=title
-    )
-    _say(
-        f"jobtui: operation {launched.op_id} runs in runner pid {launched.process.pid}; "
-        "Ctrl-C detaches or aborts, `jobtui attach` follows it again"
-    )
-    return follow_op(detached.store, launched.op_id, out, process=launched.process)
+    with _hangup_detaches():  # from here on a hang-up only ends this follower
+        try:
+            launched = detached.launch(
+                kind, service, version=version, hosts=hosts, expect=expect, title=title
+            )
+        except _Detached as gone:
+            _say(f"jobtui: {signal.Signals(gone.signum).name} while starting the operation")
+            return 128 + gone.signum
+        banner = (
+            f"jobtui: operation {launched.op_id} runs in runner pid {launched.process.pid}; "
+            "Ctrl-C detaches or aborts, `jobtui attach` follows it again"
+        )
+        return follow_op(
+            detached.store, launched.op_id, out, process=launched.process, banner=banner
+        )
 
 
 def follow_op(
@@ -101,8 +108,12 @@ def follow_op(
     out: TextIO,
     *,
     process: subprocess.Popen[bytes] | None = None,
+    banner: str = "",
 ) -> int:
-    """Print ``op_id``'s steps until its result; detach on SIGHUP, SIGTERM and Ctrl-C."""
+    """Print ``op_id``'s steps until its result; detach on SIGHUP, SIGTERM and Ctrl-C.
+
+    ``banner`` is said first, once hang-ups detach (a test waits for it).
+    """
     from jobtui.app.cli_ops import _step_printer
     from jobtui.backend.ops import Follower, Record, RunnerDied
 
@@ -116,6 +127,8 @@ def follow_op(
     result: OpResult | None = None
     with _hangup_detaches():
         try:
+            if banner:
+                _say(banner)
             while result is None:
                 try:
                     result = follower.run(show)
@@ -199,8 +212,9 @@ def attach(args: argparse.Namespace, out: TextIO) -> int:
         print(f"jobtui: {exc}", file=sys.stderr)
         return EXIT_FAILED
     runner = f"runner pid {summary.runner.pid}" if summary.runner else "no runner yet"
-    _say(f"jobtui: {op_id}: {summary.request.title} by {_who(summary)} ({summary.state}, {runner})")
-    return follow_op(store, op_id, out)
+    what = f"{summary.request.title} by {_who(summary)}"
+    banner = f"jobtui: {op_id}: {what} ({summary.state}, {runner})"
+    return follow_op(store, op_id, out, banner=banner)
 
 
 def _who(summary: OpSummary) -> str:

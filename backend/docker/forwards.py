@@ -92,6 +92,11 @@ class ForwardFiles:
     log: Path
     pidfile: Path
 
+    @property
+    def config(self) -> Path:
+        """The forward's own ssh_config (written only for a jump host, see ``ssh.jump_config``)."""
+        return self.socket.with_suffix(".ssh_config")
+
     @classmethod
     def of(cls, directory: Path, name: str) -> ForwardFiles:
         return cls(directory / f"{name}.sock", directory / f"{name}.log", directory / f"{name}.pid")
@@ -104,7 +109,7 @@ class ForwardFiles:
         partial.replace(self.pidfile)
 
     def remove(self) -> None:
-        for path in (self.socket, self.log, self.pidfile):
+        for path in (self.socket, self.log, self.pidfile, self.config):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 

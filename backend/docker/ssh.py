@@ -46,6 +46,7 @@ def ssh_command(
     options: Sequence[str] = (),
     ssh: str = "ssh",
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    config_file: Path | None = None,
 ) -> list[str]:
     """The OpenSSH command line that forwards ``endpoint``'s Docker socket to ``local_socket``.
 
@@ -54,6 +55,7 @@ def ssh_command(
     ssh takes the first value it is given for an option: jobtui's own come
     first (the inventory may not change them), then the inventory's, then
     strict host key checking, which the inventory's options may relax.
+    ``config_file`` (see :func:`jump_config`) is passed as ``-F``.
     """
     if endpoint.scheme != "ssh" or not endpoint.host:
         raise HostUnavailable(f"{endpoint}: not an ssh://[user@]host[:port] URL")
@@ -73,6 +75,8 @@ def ssh_command(
         "-o", "ControlMaster=no",
         "-o", "ControlPath=none",
     ]  # fmt: skip
+    if config_file is not None:
+        command += ["-F", str(config_file)]
     if endpoint.port is not None:
         command += ["-p", str(endpoint.port)]
     if settings is not None:
@@ -87,6 +91,25 @@ def ssh_command(
     command += [*options, "-o", "StrictHostKeyChecking=yes"]
     command += ["-L", f"{local_socket}:{endpoint.remote_socket}", endpoint.ssh_destination]
     return command
+
+
+def jump_config(settings: SshSettings) -> str:
+    """An ssh_config for a forward through a jump host.
+
+    ssh hands only ``-F`` (not ``-i`` or ``-o``) to the ssh it runs for the
+    jump, so the inventory's settings travel in a file: first them (ssh keeps
+    the first value), then the user's and the system's own configuration,
+    which ``-F`` would otherwise leave out.
+    """
+    lines = ["# Written by jobtui for one ssh forward; removed when it ends."]
+    if settings.identity_file:
+        lines.append(f'IdentityFile "{settings.identity_file}"')
+    if settings.known_hosts_file:
+        lines.append(f'UserKnownHostsFile "{settings.known_hosts_file}"')
+    lines += [*settings.options, "StrictHostKeyChecking yes", "BatchMode yes"]
+    lines += ["ControlMaster no", "ControlPath none"]
+    lines += ["Include ~/.ssh/config", "Include /etc/ssh/ssh_config"]
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- host keys
@@ -203,10 +226,15 @@ class SshForward:
             return f"ssh forward up (pid {pid})"
         return self._last_error or "ssh forward not started"
 
+    @property
+    def _jump(self) -> bool:
+        return self.settings is not None and bool(self.settings.jump_host)
+
     def command(self, connect_timeout: float) -> list[str]:
         return ssh_command(
             self.endpoint, self.files.socket, settings=self.settings, options=self._options,
             ssh=self._ssh, connect_timeout=connect_timeout,
+            config_file=self.files.config if self._jump else None,
         )  # fmt: skip
 
     def ensure(self, timeout: float) -> None:
@@ -246,6 +274,13 @@ class SshForward:
                 "openssh-client"
             )
         command = self.command(timeout)
+        if self._jump and self.settings is not None:
+            try:
+                self.files.config.write_text(jump_config(self.settings))
+            except OSError as exc:
+                raise HostUnavailable(
+                    f"{self.name}: cannot write {self.files.config}: {exc}"
+                ) from exc
         try:
             self._process = self._spawner.popen([*pdeathsig_prefix(), *command], self.files.log)
         except OSError as exc:

@@ -9,12 +9,13 @@ is left, nor a socket or pid file.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from bastion_support import Cli, answer, wait_for
+from bastion_support import Cli, answer, edited_inventory, wait_for
 from rollout_support import Rollouts
 
 if TYPE_CHECKING:
@@ -94,3 +95,30 @@ def test_deploy_update_failed_update_rollback_and_lifecycle_over_ssh(
     cli.no_ssh_left()
     for output in cli.outputs:
         assert "Traceback" not in output
+
+
+def test_a_jump_host_gets_the_inventorys_key_and_known_hosts(stack: Stack, tmp_path: Path) -> None:
+    # The stack's sshd is its own jump host: ssh -J user@sshd, then on to the same
+    # sshd. ssh hands only -F to the jump's ssh, so the settings must travel in
+    # the forward's own ssh_config (~/.ssh is not the stack's).
+    # (Named localhost for the hop: ssh refuses a jump to the very name it jumps to.)
+    user = stack.host_ssh_url.removeprefix("ssh://").split("@", 1)[0]
+    known = tmp_path / "known_hosts"
+    line = stack.ssh_known_hosts.read_text().strip().splitlines()[0]
+    known.write_text(f"{line}\n{line.replace('[127.0.0.1]', '[localhost]', 1)}\n")
+    settings = {
+        "identity_file": str(stack.ssh_identity),
+        "known_hosts_file": str(known),
+        "jump_host": f"{user}@localhost:{stack.sshd_port}",
+    }
+    inventory = edited_inventory(
+        stack.inventory, tmp_path / "jobtui.yml", keep_services=("shop",), top={"ssh": settings}
+    )
+    cli = Cli(inventory, tmp_path)
+    status = cli("status", "--json")
+    hosts = {h["name"]: h for h in json.loads(status.stdout)["hosts"]}
+    assert hosts["host-ssh"]["status"] == "up", hosts["host-ssh"]
+    logs = cli("logs", "shop", "--tail", "2")
+    assert logs.returncode == 0, logs.stderr
+    assert all(line.startswith("host-ssh/shop_") for line in logs.stdout.splitlines())
+    cli.no_ssh_left()  # the jump's ssh too: its command line names our ssh_config

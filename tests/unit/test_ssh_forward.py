@@ -21,9 +21,21 @@ from pathlib import Path
 import pytest
 
 from jobtui.backend.docker.errors import HostUnavailable
-from jobtui.backend.docker.forwards import Forwards, is_our_ssh, private_dir, reap_leftovers
+from jobtui.backend.docker.forwards import (
+    ForwardFiles,
+    Forwards,
+    is_our_ssh,
+    private_dir,
+    reap_leftovers,
+)
 from jobtui.backend.docker.hosts import HostConnection
-from jobtui.backend.docker.ssh import host_key_advice, host_key_problem, ssh_command
+from jobtui.backend.docker.ssh import (
+    SshForward,
+    host_key_advice,
+    host_key_problem,
+    jump_config,
+    ssh_command,
+)
 from jobtui.config.hosturl import parse_host_url
 from jobtui.config.models import Host, SshSettings
 
@@ -133,6 +145,30 @@ def test_host_key_problems_are_recognised_and_explained() -> None:
     text = host_key_advice("changed", url, {}, SshSettings(known_hosts_file="/inv/kh"))
     assert "has CHANGED" in text and "ssh-keygen -R '[db1]:2222' -f /inv/kh" in text
     assert text.endswith("ssh-keyscan -p 2222 db1 >> /inv/kh")
+
+
+def test_a_jump_host_takes_the_settings_along_in_an_ssh_config(tmp_path: Path) -> None:
+    settings = SshSettings(
+        identity_file="/keys/id", known_hosts_file="/keys/known hosts", jump_host="ops@gw",
+        options=("Compression=yes",),
+    )  # fmt: skip
+    files = ForwardFiles.of(tmp_path, "db1")
+    forward = SshForward("db1", parse_host_url("ssh://db1"), files, settings=settings)
+    command = forward.command(5)
+    assert command[command.index("-F") + 1] == str(tmp_path / "db1.ssh_config")
+    assert jump_config(settings).splitlines()[1:] == [
+        'IdentityFile "/keys/id"',
+        'UserKnownHostsFile "/keys/known hosts"',
+        "Compression=yes",
+        "StrictHostKeyChecking yes",
+        "BatchMode yes",
+        "ControlMaster no",
+        "ControlPath none",
+        "Include ~/.ssh/config",
+        "Include /etc/ssh/ssh_config",
+    ]
+    plain = SshForward("db1", parse_host_url("ssh://db1"), files, settings=SshSettings("/k"))
+    assert "-F" not in plain.command(5)
 
 
 # ---------------------------------------------------------------- supervision
