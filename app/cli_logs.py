@@ -18,19 +18,18 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from jobtui.app.engine import Engine
-from jobtui.backend.docker import (
-    HostPool,
-    HostUnavailable,
-    describe_error,
-    list_service_containers,
-)
-from jobtui.backend.logs import LogFollower, LogLine, LogTarget
-from jobtui.backend.model import ContainerInfo
 from jobtui.backend.times import parse_since
 from jobtui.config.models import Inventory
+
+if TYPE_CHECKING:
+    # Loaded by the functions that use them: the parser is built for every
+    # verb, and `jobtui validate` must not pay for the Docker SDK.
+    from jobtui.backend.docker import HostPool
+    from jobtui.backend.logs import LogLine, LogTarget
+    from jobtui.backend.model import ContainerInfo
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_TAIL = "200"
@@ -112,6 +111,8 @@ def run_logs(
         if not containers:
             print(f"jobtui: no running instance of {service.name}", file=err)
             return EXIT_FAILED
+        from jobtui.backend.logs import LogTarget
+
         targets = [LogTarget.of(pool[c.host], c) for c in containers]
         printer = _Printer(out, err, targets, timestamps=args.timestamps)
         if args.follow or tail is None:
@@ -141,6 +142,8 @@ def _running_instances(
     pool: HostPool, service: str, err: TextIO
 ) -> tuple[list[ContainerInfo], bool]:
     """The running containers of ``service`` on the pool's hosts, and whether a host failed."""
+    from jobtui.backend.docker import HostUnavailable, describe_error, list_service_containers
+
     found: list[ContainerInfo] = []
     failed = False
     for name in pool:
@@ -208,6 +211,8 @@ def _collect(
             lines.extend(batch)
 
     size = max(1, tail * len(targets) + len(targets))
+    from jobtui.backend.logs import LogFollower
+
     follower = LogFollower(
         targets, keep, tail=tail, since=since, follow=False, capacity=1, queue_size=size
     )
@@ -227,6 +232,8 @@ def _stream(
     *,
     follow: bool,
 ) -> dict[str, str]:
+    from jobtui.backend.logs import LogFollower
+
     follower = LogFollower(
         targets, printer, tail=tail, since=since, follow=follow, capacity=1, queue_size=QUEUE_SIZE
     )

@@ -9,16 +9,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from jobtui.backend.model import FleetSnapshot
-from jobtui.backend.observe import (
-    OutdatedRow,
-    RegistryTags,
-    fetch_tags,
-    outdated_rows,
-    repositories,
-)
+
+if TYPE_CHECKING:
+    from jobtui.backend.observe import OutdatedRow, RegistryTags
 from jobtui.config.models import Inventory
 
 EXIT_OK = 0
@@ -50,6 +46,8 @@ def run(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int:
         print("jobtui: the inventory configures no registry", file=sys.stderr)
         return EXIT_FAILED
     fleet = _observe_once(inventory)
+    from jobtui.backend.observe import outdated_rows
+
     rows = outdated_rows(inventory, fleet, _ask_registry(inventory))
     if args.json:
         json.dump([row_json(r) for r in rows], out, indent=2)
@@ -112,11 +110,14 @@ def registry_view(inventory: Inventory, fleet: FleetSnapshot) -> list[OutdatedRo
     """The rows ``jobtui status`` shows in its ``NEWER`` column (empty without a registry)."""
     if inventory.registry is None:
         return []
+    from jobtui.backend.observe import outdated_rows
+
     return outdated_rows(inventory, fleet, _ask_registry(inventory))
 
 
 def _ask_registry(inventory: Inventory) -> RegistryTags:
     from jobtui.app.engine import Engine
+    from jobtui.backend.observe import RegistryTags, fetch_tags, repositories
 
     with Engine(inventory) as engine:
         client = engine.registry

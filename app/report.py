@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobtui.backend.docker import belongs_to
 from jobtui.backend.model import FleetSnapshot, TagInfo
-from jobtui.backend.observe import OutdatedRow, newer_by_key, service_rows, unmanaged
+from jobtui.backend.observe import service_rows, unmanaged
 from jobtui.config.models import Inventory, Service
 from jobtui.widgets.format import compact_duration, container_status
+
+if TYPE_CHECKING:
+    # The outdated module pulls in the registry client (requests): loaded
+    # only by the verbs that ask the registry.
+    from jobtui.backend.observe import OutdatedRow
 
 
 def uptime(started_at: float | None, now: float) -> str:
@@ -90,6 +95,8 @@ def status_text(
 
 def _newer(rows: Sequence[OutdatedRow] | None) -> tuple[dict[str, str], dict[str, str]]:
     """``service@host`` → what is newer there, and service → why it is unknown."""
+    from jobtui.backend.observe import newer_by_key
+
     return newer_by_key(rows or ()), {row.service: row.note for row in rows or () if row.note}
 
 

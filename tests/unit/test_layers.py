@@ -39,3 +39,16 @@ def test_cli_script_verbs_do_not_load_textual() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_cli_module_loads_no_client_library() -> None:
+    # Every verb builds its parser from jobtui.app.cli: `jobtui validate` in a
+    # CI job must not pay ~300 ms for the Docker SDK, requests, etcd or grpc.
+    code = (
+        "import sys\nimport jobtui.app.cli\n"
+        "clients = ('docker', 'requests', 'etcd3', 'grpc', 'prometheus_api_client', 'textual')\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in clients)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
