@@ -240,14 +240,8 @@ def _observe_once(inventory: Inventory, *, drift: bool = False) -> tuple[FleetSn
     from jobtui.backend.observe import DriftChecker
 
     with Engine(inventory, timeout=SETTLE_TIMEOUT) as engine:
-        observer = engine.observer()
-        observer.start(lambda: None)
-        try:
-            observer.wait_settled(SETTLE_TIMEOUT)
-            fleet = observer.snapshot()
-            return fleet, DriftChecker(inventory, engine.pool).check(fleet) if drift else {}
-        finally:
-            observer.stop()
+        fleet = engine.observe_once(SETTLE_TIMEOUT)
+        return fleet, DriftChecker(inventory, engine.pool).check(fleet) if drift else {}
 
 
 def _status(inventory: Inventory, *, as_json: bool, out: TextIO) -> int:

@@ -130,10 +130,4 @@ def _observe_once(inventory: Inventory) -> FleetSnapshot:
     from jobtui.app.engine import Engine
 
     with Engine(inventory, timeout=SETTLE_TIMEOUT) as engine:
-        observer = engine.observer()
-        observer.start(lambda: None)
-        try:
-            observer.wait_settled(SETTLE_TIMEOUT)
-            return observer.snapshot()
-        finally:
-            observer.stop()
+        return engine.observe_once(SETTLE_TIMEOUT)

@@ -10,6 +10,7 @@ never builds a deployer.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from jobtui.backend.deploy import Deployer
     from jobtui.backend.docker import HostPool
     from jobtui.backend.metrics import MetricsSource
+    from jobtui.backend.model import FleetSnapshot
     from jobtui.backend.observe import FleetObserver
     from jobtui.backend.registry import RegistryClient
 
@@ -93,6 +95,30 @@ class Engine:
         from jobtui.backend.observe import FleetObserver
 
         return FleetObserver(self.pool_hosts(), pool=self.pool)
+
+    def observe_once(self, timeout: float) -> FleetSnapshot:
+        """Every host asked once: the fleet when each answered, or ``timeout`` passed.
+
+        A host still connecting then (a hung daemon, a slow ssh hop) is
+        reported down with that reason rather than as "connecting".
+        """
+        from jobtui.backend.model import HostState, HostStatus
+
+        observer = self.observer()
+        observer.start(lambda: None)
+        try:
+            observer.wait_settled(timeout)
+            fleet = observer.snapshot()
+        finally:
+            observer.stop()
+        silent = f"no answer within {timeout:g} s (daemon hung or host unreachable)"
+        hosts = {
+            name: HostState(name, host.url, HostStatus.DOWN, error=host.error or silent)
+            if host.status is HostStatus.CONNECTING
+            else host
+            for name, host in fleet.hosts.items()
+        }
+        return replace(fleet, hosts=hosts)
 
     def pool_hosts(self) -> dict[str, Host]:
         """The inventory hosts this engine reaches (all, or the ones asked for)."""
