@@ -3,7 +3,7 @@
 :class:`DetachedDeployer` has the :class:`Deployer`'s interface: reading
 (plans, rollback candidates) is done in this process; each mutating call
 writes an :class:`~jobtui.backend.ops.OpRequest`, starts a runner (see
-:mod:`jobtui.backend.ops.follow`) and follows its events until the result,
+:mod:`jobtui.backend.ops.runners`) and follows its events until the result,
 handing every step to ``on_step`` as a local deployer would. Whatever then
 happens to this process — a dropped SSH session, Ctrl-C, SIGTERM, SIGKILL —
 the runner carries the operation to its end. Pause, resume and abort of a

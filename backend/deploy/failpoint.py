@@ -16,13 +16,14 @@ HOLD_ENV = "JOBTUI_TEST_HOLD"
 LONGEST = 30.0
 
 
-def hold(step: str) -> None:
+def hold(step: str, host: str) -> None:
     """Wait here while the test's hold file exists, if ``step`` is the one it names."""
     spec = os.environ.get(HOLD_ENV)
     if not spec:
         return
     name, _, path = spec.partition(":")
-    if name != step or not path:
+    name, _, where = name.partition("@")
+    if name != step or (where and where != host) or not path:
         return
     deadline = time.monotonic() + LONGEST
     while os.path.exists(path) and time.monotonic() < deadline:

@@ -160,7 +160,7 @@ class HostRollout:
     def step(self, name: str, action: Callable[[], str | None], message: str = "") -> str:
         """Run one step with start/end events; a failure raises :class:`StepFailed`."""
         self.emit(name, StepStatus.RUNNING, message)
-        hold(name)  # crash tests only (JOBTUI_TEST_HOLD)
+        hold(name, self.host.name)  # crash tests only (JOBTUI_TEST_HOLD)
         try:
             said = action() or ""
         except StepFailed as exc:
@@ -293,27 +293,32 @@ class HostRollout:
         version: str,
         *,
         created: bool,
+        abortable: bool = True,
     ) -> Replaced:
-        """Put the container ``make()`` returns in ``current``'s place (see the module doc)."""
+        """Put the container ``make()`` returns in ``current``'s place (see the module doc).
+
+        ``abortable=False`` (a revert, itself the restore) ignores the safe points.
+        """
         from_version = current.version if current else None
         old_running = current is not None and current.running
         stop_first = is_stop_first(self.service, old_running)
         new_id: str | None = None
         old_stopped = False
+        safe_point = self.safe_point if abortable else lambda: None
         try:
-            self.safe_point()
+            safe_point()
             new_id = make()
-            self.safe_point()
+            safe_point()
             if stop_first and current is not None and old_running:
                 self.deregister()
                 # Set first: a stop the client gave up on may still happen in the daemon.
                 old_stopped = True
                 self.step("stop-old", lambda: self.stop_container(current.id), current.name)
-                self.safe_point()
+                safe_point()
             self.step("start", lambda: self.api.start(new_id))
-            self.safe_point()
+            safe_point()
             self.step("health", lambda: self.healthy(new_id, monitor=True))
-            self.safe_point()
+            safe_point()
             # The balancers learn of the new one before the old one goes.
             self.step("register", lambda: self.register(new_id, version))
             # Every other running instance goes, not only `current`: never two
@@ -427,7 +432,7 @@ class HostRollout:
                 done.result.container,
                 "revert: the old container is gone",
             )
-        back = self.replace(new, lambda: old.id, old.version, created=False)
+        back = self.replace(new, lambda: old.id, old.version, created=False, abortable=False)
         if back.result.ok and done.created and new is not None:
             with contextlib.suppress(StepFailed):
                 self.step("remove-new", partial(self.api.remove_container, new.id), new.name)

@@ -71,9 +71,15 @@ def runtime_root() -> Path:
 
 def private_dir(path: Path) -> Path:
     """``path`` as a directory only we can enter; ``HostUnavailable`` when it is someone else's."""
-    with contextlib.suppress(FileExistsError):
-        path.mkdir(mode=0o700, parents=False)
-    info = path.lstat()
+    try:
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700, parents=False)
+        info = path.lstat()
+    except OSError as exc:
+        raise HostUnavailable(
+            f"cannot create {path} for jobtui's ssh sockets: {exc.strerror or exc} "
+            f"(set ${RUNTIME_DIR_ENV} to a private directory)"
+        ) from exc
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
         raise HostUnavailable(
             f"{path} is not a directory of this user's: jobtui keeps its ssh sockets there "

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from jobtui.backend.doors import lazy_attribute
 
 if TYPE_CHECKING:
-    from jobtui.backend.ops.follow import (
+    from jobtui.backend.ops.runners import (
         Follower as Follower,
         RunnerDied as RunnerDied,
         follow as follow,
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     )
 
 EXPORTS: dict[str, tuple[str, ...]] = {
-    "follow": (
+    "runners": (
         "Follower",
         "RunnerDied",
         "follow",
