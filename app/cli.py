@@ -199,7 +199,7 @@ def _read_only(args: argparse.Namespace, inventory: Inventory) -> tuple[bool, st
     The inventory's ``read_only: true`` is lifted only by an explicit
     ``--read-write``, which is remembered (``args.read_write_lifted``) for the journal.
     """
-    pinned = bool(getattr(inventory, "read_only", False))
+    pinned = inventory.read_only
     args.read_write_lifted = pinned and args.read_write and not args.read_only
     if args.read_only and args.read_write:
         return False, "--read-only and --read-write contradict each other"

@@ -32,7 +32,7 @@ from jobtui.config.sections import Sections
 from jobtui.config.service_reader import read_service
 
 HOST_URL_PATTERN_ENV = "JOBTUI_HOST_URL_PATTERN"
-TOP_KEYS = ("hosts", "ssh", "registry", "etcd", "prometheus", "services")
+TOP_KEYS = ("hosts", "ssh", "registry", "etcd", "prometheus", "read_only", "services")
 _EMPTY = "the file is empty: expected a list of services or a mapping with services:"
 
 T = TypeVar("T")
@@ -158,6 +158,7 @@ def _full_form(
     registry = _optional(top, "registry", sections.registry)
     etcd = _optional(top, "etcd", sections.etcd)
     prometheus = _optional(top, "prometheus", sections.prometheus)
+    read_only = _optional(top, "read_only", lambda n: check.boolean(n, "read_only")) or False
     services = _services(check, top["services"], "services", environ) if "services" in top else []
     for index, service in services:
         for name in service.run_on_host:
@@ -178,6 +179,7 @@ def _full_form(
         etcd,
         prometheus,
         ssh=ssh,
+        read_only=read_only,
     )
 
 

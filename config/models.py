@@ -270,6 +270,8 @@ class Inventory:
     """True when the file is the seed's bare list of services."""
     ssh: SshSettings | None = None
     """The inventory-wide ``ssh:`` settings (each ssh host's ``ssh`` already includes them)."""
+    read_only: bool = False
+    """No mutating action unless the operator passes ``--read-write`` explicitly."""
 
     def service(self, name: str) -> Service:
         """The service called ``name``; ``KeyError`` when there is none."""

@@ -12,14 +12,6 @@ from typing import TYPE_CHECKING
 from jobtui.backend.doors import lazy_attribute
 
 if TYPE_CHECKING:
-    from jobtui.backend.ops.runners import (
-        Follower as Follower,
-        RunnerDied as RunnerDied,
-        follow as follow,
-        log_tail as log_tail,
-        runner_env as runner_env,
-        spawn_runner as spawn_runner,
-    )
     from jobtui.backend.ops.records import (
         OpRequest as OpRequest,
         Record as Record,
@@ -27,6 +19,14 @@ if TYPE_CHECKING:
         RunnerInfo as RunnerInfo,
         result_from_data as result_from_data,
         result_to_data as result_to_data,
+    )
+    from jobtui.backend.ops.runners import (
+        Follower as Follower,
+        RunnerDied as RunnerDied,
+        follow as follow,
+        log_tail as log_tail,
+        runner_env as runner_env,
+        spawn_runner as spawn_runner,
     )
     from jobtui.backend.ops.store import (
         Control as Control,

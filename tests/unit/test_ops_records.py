@@ -33,8 +33,8 @@ from jobtui.backend.deploy.fingerprint import (
     from_data,
     to_data as fingerprint_data,
 )
-from jobtui.backend.ops.runners import Follower, RunnerDied, follow
 from jobtui.backend.ops.records import OpRequest, RunnerInfo, decode_line, result_line
+from jobtui.backend.ops.runners import Follower, RunnerDied, follow
 from jobtui.backend.ops.store import OpStore
 
 RESULT = OpResult(

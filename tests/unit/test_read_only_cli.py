@@ -85,3 +85,15 @@ def test_a_read_only_engine_changes_nothing_whoever_calls_it(
         assert not (tmp_path / "state" / "journal.jsonl").exists()
     finally:
         pool.close()
+
+
+def test_the_inventory_key_pins_read_only_until_read_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inventory = tmp_path / "prod.yml"
+    inventory.write_text(
+        'read_only: true\nhosts: {a: "unix:///nonexistent.sock"}\n'
+        'services:\n  - {name: web, image: "r/web:1", run_on_host: a}\n'
+    )
+    assert main(["-i", str(inventory), "deploy", "web", "-y"]) == 2
+    assert "prod.yml says read_only: true" in capsys.readouterr().err
