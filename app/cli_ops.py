@@ -217,6 +217,21 @@ def _refuse_unreachable(verb: str, service: str, down: dict[str, str]) -> int | 
     return EXIT_FAILED
 
 
+def _refuse_locked(deployer: Deployer, service: str) -> int | None:
+    """Exit 3 at once when a live (or remote) holder has the lock: nothing to confirm then.
+
+    The runner takes the lock itself; this only spares the operator a plan they cannot run.
+    """
+    from jobtui.backend.contract import LockedError
+    from jobtui.backend.coordination import HolderState, holder_state
+
+    holder = deployer.local.coordinator.holder(service)
+    if holder is None or holder_state(holder) is HolderState.GONE:
+        return None  # free, or stale: the runner releases a stale one (journalled)
+    print(f"jobtui: {LockedError(service, holder)}", file=sys.stderr)
+    return EXIT_LOCKED
+
+
 def _recover_first(deployer: Deployer, service: str, out: TextIO) -> None:
     """An operation a crash left unfinished is finished or undone before anything is planned."""
     from jobtui.app.cli_follow import run_op
@@ -237,6 +252,9 @@ def _deploy(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
     from jobtui.app.cli_follow import run_op
     from jobtui.backend.deploy import plain, render_plan
 
+    locked = _refuse_locked(deployer, args.service)
+    if locked is not None:
+        return locked
     _recover_first(deployer, args.service, out)
     plan = deployer.plan(args.service, args.version)
     for line in render_plan(plan):
@@ -267,6 +285,9 @@ def _rollback(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int:
     refused = _refuse_unreachable("rollback", args.service, deployer.unreachable(args.service))
     if refused is not None:
         return refused
+    locked = _refuse_locked(deployer, args.service)
+    if locked is not None:
+        return locked
     _recover_first(deployer, args.service, out)
     candidates = deployer.rollback_candidates(args.service)
     if args.to is None and not candidates:
@@ -302,6 +323,9 @@ def _lifecycle(deployer: Deployer, args: argparse.Namespace, out: TextIO) -> int
         return refused
     from jobtui.app.cli_follow import run_op
 
+    locked = _refuse_locked(deployer, args.service)
+    if locked is not None:
+        return locked
     _recover_first(deployer, args.service, out)
     print(f"{args.verb} {args.service} {scope}", file=out)
     stop = _ask(f"{args.verb} {args.service} {scope}?", args)

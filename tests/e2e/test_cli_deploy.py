@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -54,6 +55,13 @@ def test_plan_shows_field_diffs_for_another_version(stack: Any) -> None:
     assert "web@host-a: update v1 -> v2" in result.stdout
 
 
+def started_by(runner: int) -> int:
+    """Who started the runner ``runner``: the ``requested_by`` of the request it runs."""
+    args = Path(f"/proc/{runner}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    assert args[-2:-1] == [b"jobtui.app.runner"], args
+    return int(json.loads(Path(args[-1].decode()).read_text())["requested_by"])
+
+
 def test_second_deployer_is_refused_with_exit_3_naming_the_holder(stack: Any) -> None:
     inventory = load_inventory(stack.inventory)
     coordinator = make_coordinator(inventory)
@@ -69,7 +77,8 @@ def test_second_deployer_is_refused_with_exit_3_naming_the_holder(stack: Any) ->
         second = jobtui(stack, "deploy", "web", "--version", "v3", "--yes")
         assert second.returncode == 3, second.stdout + second.stderr
         assert f"pid {holder.pid}" in second.stdout + second.stderr
-        assert holder.pid == first.pid
+        # The lock is held by the detached runner that the first deployer started.
+        assert started_by(holder.pid) == first.pid
         out, err = first.communicate(timeout=120)
         assert first.returncode == 0, out + err
         assert answer(stack.web_port) == "web v2"

@@ -200,7 +200,9 @@ def test_recover_undoes_an_orphan_and_finishes_a_healthy_new_container(
     assert undone.outcome is Outcome.DONE, undone
     left = [(c.id, c.running) for c in rollouts.guard.containers("host-a", "rt-crash")]
     assert left == [(old.id, True)]
-    assert run.coordinator.journal("rt-crash")[0].state == "failed"
+    closed = run.coordinator.journal("rt-crash")[0]
+    assert (closed.op_id, closed.state) == ("crash001", "recovered")
+    assert "undone" in closed.message
 
     # Killed after the new one was up, before the old one stopped: two running, finished.
     new_id = crashed_rollout("crash002", "rt-crash_1000000002", start=True)
@@ -209,7 +211,9 @@ def test_recover_undoes_an_orphan_and_finishes_a_healthy_new_container(
     running = [c.id for c in rollouts.guard.containers("host-a", "rt-crash") if c.running]
     assert running == [new_id]
     assert [i.version for i in run.coordinator.instances("rt-crash")] == ["v2"]
-    assert run.coordinator.journal("rt-crash")[0].state == "done"
+    closed = run.coordinator.journal("rt-crash")[0]
+    assert (closed.op_id, closed.state) == ("crash002", "recovered")
+    assert "finished" in closed.message
     assert run.deployer.unfinished("rt-crash") == []
     assert run.deployer.recover("rt-crash").message == "nothing to recover"
 
