@@ -229,18 +229,21 @@ def list_ops(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int
     """``jobtui ops``: this bastion's operations, running and recent, newest first; with etcd
     also what the journal shows of other bastions'."""
     rows: list[tuple[str, ...]] = []
-    seen: set[str] = set()
-    for summary in _store().summaries(limit=args.limit):
-        seen.add(summary.op_id)
+    summaries = list(_store().summaries(limit=args.limit))
+    seen = {s.op_id for s in summaries}
+    others, journalled = _journal_rows(inventory, seen, args.limit)
+    for summary in summaries:
         state = summary.state
         if summary.result is not None:
             state = summary.result.outcome.value
+        elif state == "died" and journalled.get(summary.op_id) == "recovered":
+            state = "died, recovered"
         started = utc_time(summary.request.created)
         rows.append(
             (summary.op_id, state, _who(summary), summary.request.title, started,
              summary.progress())
         )  # fmt: skip
-    rows += _journal_rows(inventory, seen, args.limit)
+    rows += others
     if not rows:
         print("no operations", file=out)
         return EXIT_OK
@@ -252,32 +255,37 @@ def list_ops(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int
     return EXIT_OK
 
 
-def _journal_rows(inventory: Inventory, seen: set[str], limit: int) -> list[tuple[str, ...]]:
-    """Operations the journal knows and this bastion's records do not (other bastions')."""
-    if inventory.etcd is None:
-        return []  # the local journal holds only this bastion's, all in its records
+def _journal_rows(
+    inventory: Inventory, seen: set[str], limit: int
+) -> tuple[list[tuple[str, ...]], dict[str, str]]:
+    """Rows of the operations the journal knows and this bastion's records do not (other
+    bastions', with etcd), and every journalled operation's latest state."""
     from jobtui.backend.coordination import make_coordinator, per_operation
     from jobtui.config.errors import JobtuiError
 
     try:
         coordinator = make_coordinator(inventory)
         try:
-            entries = coordinator.journal(None, limit=limit * 4)
+            entries = coordinator.journal(None, limit=max(200, limit * 10))
         finally:
             coordinator.close()
     except JobtuiError as exc:
         _say(f"jobtui: the journal cannot be read: {exc}")
-        return []
+        return [], {}
     rows: list[tuple[str, ...]] = []
+    states: dict[str, str] = {}
     for first, last in per_operation(entries):
+        states[first.op_id] = last.state
         if first.op_id in seen or last.kind in (OpKind.UNLOCK, OpKind.READ_WRITE):
             continue
+        if inventory.etcd is None:
+            continue  # the local journal holds this bastion's only: all in its records
         who = f"{first.user}@{first.bastion}" if first.bastion else first.user
         versions = f"{first.from_version or '-'} -> {last.to_version or first.to_version or '-'}"
         what = f"{last.kind.value} {last.service} {versions}"
         state = "running" if last.state == "started" else last.state
         rows.append((first.op_id, state, who, what, utc_time(first.time), last.message))
-    return rows
+    return rows, states
 
 
 # -- --force-unlock ------------------------------------------------------------------------

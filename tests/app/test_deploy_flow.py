@@ -227,3 +227,34 @@ async def test_a_locked_service_is_refused_with_the_holder(fake: FakeDeployer) -
         [notice] = [n for n in app._notifications if n.severity == "error"]
         assert "refused, shop-web is being changed by alice@bastion-2 pid 4242" in notice.message
         assert view.state_text().startswith("⚿ locked")
+
+
+async def test_a_plan_that_no_longer_holds_is_shown_again(fake: FakeDeployer) -> None:
+    from dataclasses import replace
+
+    from jobtui.backend.contract import Outcome
+
+    result = fake.result
+    assert result is not None
+    fake.result = replace(
+        result, outcome=Outcome.CHANGED, hosts=(),
+        message="the service changed since the plan was shown: web-2: current container "
+        "c1 is now c2",
+    )  # fmt: skip
+    fake.steps = []
+    app = deploy_app(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("u")
+        await pick_version(pilot)
+        await pilot.press("enter")
+        await see_plan(pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: any("changed since the plan" in n for n in notices(app)),
+                    "the refusal")  # fmt: skip
+        # Nothing ran; the plan is made again and shown for a new confirmation.
+        again = await see_plan(pilot)
+        assert again.plan is not None
+        assert [c[0] for c in fake.calls] == ["plan", "deploy", "plan"]
+        notice = next(n for n in notices(app) if "changed since the plan" in n)
+        assert "Here is the new plan" in notice
