@@ -71,5 +71,6 @@ def test_rollback_to_an_empty_version_is_a_usage_error(stack: Stack, tmp_path: P
 
     no_traceback(done)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "name a version" in done.stderr
+    # Checked with the tag grammar before anything runs (app/arguments.py).
+    assert "--to: '' is not a valid tag" in done.stderr, done.stderr
     assert answer(stack.web_port) == "web v1"

@@ -64,7 +64,8 @@ def test_worker_rolls_one_host_after_the_other(rollouts: Rollouts, fast: Invento
     first_b = hosts.index("host-b")
     assert set(hosts[:first_b]) == {"host-a"} and set(hosts[first_b:]) == {"host-b"}
     gate = [e.message for e in run.events if e.step == "health" and e.message.startswith("still")]
-    assert gate and gate[0] == "still running after 1 s"
+    # The gate, then the monitor window every new version must stay up for.
+    assert gate and gate[0] == "still running after 1 s, then up for 1 s"
 
     back = run.deployer.rollback("worker", "v1")
     assert back.outcome is Outcome.DONE, back
