@@ -80,6 +80,7 @@ from jobtui.backend.docker import (
 )
 from jobtui.backend.registry import RegistryClient
 from jobtui.config.models import Inventory, Service
+from jobtui.config.secrets import secret_keys
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class Deployer:
         seen = observe(self.inventory, self.pool, svc, self._log_driver, retained=to)
         deploy = plan_service(svc, seen.fleet, seen.specs, version=to, hash_key=self.hash_key)
         retained = {h: k for h, mine in seen.mine.items() if (k := retained_version(mine, to))}
-        plan = plan_rollback(deploy, retained, seen.running(), seen.specs)
+        plan = plan_rollback(deploy, retained, seen.running(), seen.specs, secret_keys(svc))
         digest = target_digest(self.inventory, self.registry, svc, to)
         return with_fingerprint(plan, seen, digest, self.hash_key)
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from jobtui.backend.deploy.plan import Action, ActionKind, ServicePlan
-from jobtui.backend.docker import ContainerSpec, diff_specs
+from jobtui.backend.docker import ContainerSpec, FieldDiff, diff_specs
 from jobtui.backend.model import ContainerInfo
 
 ALREADY = "already on this version"
@@ -23,12 +23,15 @@ def plan_rollback(
     retained: Mapping[str, ContainerInfo],
     running: Mapping[str, ContainerInfo],
     observed: Mapping[str, ContainerSpec],
+    secret: frozenset[str] = frozenset(),
 ) -> ServicePlan:
     """The rollback to ``deploy_plan.version``, from the deploy plan of that version.
 
     ``retained`` maps a host to its newest stopped container of the version
     (restarted without a pull); ``running`` maps a host to its running
-    container of the service; ``observed`` maps container ids to observed specs.
+    container of the service; ``observed`` maps container ids to observed specs;
+    ``secret`` names the env vars the inventory holds secret (``secret: true``,
+    ``value_env``), which two observed containers cannot tell by themselves.
     Per host: unreachable stays so; already running the version does nothing;
     a retained container is restarted (``reuse``); otherwise the version is
     recreated from the registry as the deploy plan says.
@@ -44,7 +47,10 @@ def plan_rollback(
         elif keep is not None:
             before = observed.get(action.container_id or "")
             after = observed.get(keep.id)
-            diffs = diff_specs(after, before) if before is not None and after is not None else ()
+            diffs: tuple[FieldDiff, ...] = ()
+            if before is not None and after is not None:
+                known = replace(before, secret_env=before.secret_env | secret)
+                diffs = diff_specs(replace(after, secret_env=after.secret_env | secret), known)
             actions.append(
                 replace(
                     action,

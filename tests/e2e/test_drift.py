@@ -64,8 +64,11 @@ def test_manual_docker_change_is_drift(stack: Any) -> None:
             text=True,
             timeout=60,
         ).stdout
+        header = next(x for x in text.splitlines() if x.startswith("SERVICE"))
         line = next(x for x in text.splitlines() if x.split()[:2] == ["worker", "host-a"])
-        assert line.rstrip().endswith("envs.DEBUG")
+        # The DRIFT column (fixed-width table): read it where the header puts it.
+        start, end = header.index("DRIFT"), header.index("NEWER")
+        assert line[start:end].strip() == "envs.DEBUG", text
     finally:
         if manual is not None:
             manual.remove(force=True)

@@ -48,3 +48,28 @@ def test_retained_containers_are_restarted_others_recreated() -> None:
     )  # fmt: skip
     noop = next(a for a in same.actions if a.host == first)
     assert (noop.kind, noop.reason, noop.diffs) == (ActionKind.NOOP, ALREADY, ())
+
+
+def test_a_reuse_diff_masks_what_the_inventory_holds_secret() -> None:
+    # Two observed containers cannot tell that MODE is `secret: true` in the
+    # inventory: the plan is handed the inventory's secret names.
+    service = inventory().service("shop-web")
+    fleet = snapshot()
+    specs = observed_specs()
+    mine = [c for c in fleet.hosts[service.run_on_host[0]].containers
+            if belongs_to(c, service.name)]  # fmt: skip
+    now = current_container(mine)
+    assert now is not None
+    kept = replace(now, id="kept0002", name="shop-web_1700000001", state="exited",
+                   labels={**now.labels, LABEL_VERSION: "2.3.7"})  # fmt: skip
+    spec = specs[now.id]
+    specs = {**specs, kept.id: replace(spec, env=(*spec.env, ("MODE", "m-4711")))}
+    deploy = plan_service(service, fleet, specs, version="2.3.7")
+    host = service.run_on_host[0]
+
+    shown = plan_rollback(deploy, {host: kept}, {host: now}, specs)
+    hidden = plan_rollback(deploy, {host: kept}, {host: now}, specs, frozenset({"MODE"}))
+
+    assert "m-4711" in "\n".join(plain(line) for line in render_plan(shown))
+    text = "\n".join(plain(line) for line in render_plan(hidden))
+    assert "m-4711" not in text and "envs.MODE: added" in text, text
