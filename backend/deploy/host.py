@@ -378,12 +378,23 @@ class HostRollout:
             with contextlib.suppress(StepFailed):
                 self.step("stop-new", partial(self.stop_container, new_id))
 
+    def bring_up(
+        self, step: str, container: ContainerInfo, action: Callable[[], object], note: str = ""
+    ) -> None:
+        """Start ``container`` with ``action``, pass its health gate, register it.
+
+        The one way a container comes (back) into service outside a replace:
+        start, restart, a restore after a failed stop-first attempt, recovery.
+        Raises :class:`StepFailed` at the first step that fails.
+        """
+        self.step(step, lambda: str(action() or ""), container.name)
+        self.step("health", partial(self.healthy, container.id), note)
+        self.step("register", partial(self.register, container.id, container.version))
+
     def _restore(self, old: ContainerInfo) -> ContainerInfo | None:
         """Start the old container again after a failed stop-first attempt."""
         try:
-            self.step("restore", lambda: self.api.start(old.id), old.name)
-            self.step("health", lambda: self.healthy(old.id), "restored container")
-            self.step("register", lambda: self.register(old.id, old.version))
+            self.bring_up("restore", old, partial(self.api.start, old.id), "restored container")
         except StepFailed:
             return None
         return old

@@ -65,9 +65,7 @@ def _bring_up(
 ) -> HostResult:
     version = current.version
     try:
-        rollout.step(step, lambda: str(action() or ""), current.name)
-        rollout.step("health", partial(rollout.healthy, current.id))
-        rollout.step("register", partial(rollout.register, current.id, version))
+        rollout.bring_up(step, current, action)
     except StepFailed as exc:
         logs = rollout.last_logs(current.id)
         return HostResult(rollout.host.name, False, version, version, None, str(exc), logs)

@@ -164,9 +164,7 @@ def undo_host(found: Assessment, from_version: str | None) -> HostResult:
     )
     if old is None:
         return HostResult(host, not touched, None, None, None, "no container of this service")
-    rollout.step("restore", partial(rollout.api.start, old.id), old.name)
-    rollout.step("health", partial(rollout.healthy, old.id), "restored container")
-    rollout.step("register", partial(rollout.register, old.id, old.version))
+    rollout.bring_up("restore", old, partial(rollout.api.start, old.id), "restored container")
     return HostResult(host, True, None, old.version, old.name, f"undone: {old.name} restarted")
 
 
