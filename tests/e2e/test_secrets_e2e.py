@@ -77,8 +77,30 @@ def _leaks(text: str, values: dict[str, str]) -> list[str]:
     return found + (["DATABASE password"] if url_password in text else [])
 
 
+@pytest.fixture
+def fresh_web(stack: Stack, guarded: Rollouts) -> Iterator[None]:
+    """web on host-a with no stopped v2 kept by earlier tests, and nothing of ours left after.
+
+    The rollback below must recreate v2 from the registry with this test's envs;
+    a v2 container retained by another test would be restarted as it is. The
+    CLI's runners are not seen by the guard, so what they created goes here.
+    """
+    client = docker.DockerClient(base_url=stack.host_a_url, version="1.41", timeout=30)
+    try:
+        for old in client.containers.list(all=True, filters={"label": "jobtui.service=web"}):
+            if old.status != "running" and old.labels.get("jobtui.version") == "v2":
+                old.remove(force=True)
+        before = {c.id for c in client.containers.list(all=True)}
+        yield
+        for made in client.containers.list(all=True, filters={"label": "jobtui.service=web"}):
+            if made.id not in before:
+                made.remove(force=True)
+    finally:
+        client.close()
+
+
 def test_secret_values_appear_nowhere_but_in_the_container(
-    stack: Stack, guarded: Rollouts, tmp_path: Path, values: dict[str, str]
+    stack: Stack, guarded: Rollouts, fresh_web: None, tmp_path: Path, values: dict[str, str]
 ) -> None:
     inventory_path = edited_inventory(
         stack.inventory,
