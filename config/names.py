@@ -119,12 +119,7 @@ def parse_image(text: str) -> str:
 
 def parse_env_key(text: str) -> str:
     """An environment variable's name in a container: not empty, no '=', whitespace or control."""
-    if not text:
-        raise ValueError("an environment variable needs a name")
-    bad = _ENV_KEY_FORBIDDEN.search(text)
-    if bad:
-        raise ValueError(f"{show(text)}: a variable name cannot contain {show(bad.group())}")
-    return text
+    return _plain_name(text, _ENV_KEY_FORBIDDEN, "an environment variable", "a variable name")
 
 
 def parse_env_name(text: str) -> str:
@@ -139,11 +134,7 @@ def parse_env_name(text: str) -> str:
 
 def parse_label_name(text: str) -> str:
     """A Docker label's name: not empty, no '=' or whitespace, not under ``jobtui.``."""
-    if not text:
-        raise ValueError("a label needs a name")
-    bad = _OPTION_NAME_FORBIDDEN.search(text)
-    if bad:
-        raise ValueError(f"{show(text)}: a label name cannot contain {show(bad.group())}")
+    _plain_name(text, _OPTION_NAME_FORBIDDEN, "a label", "a label name")
     if text.startswith(RESERVED_LABEL_PREFIX):
         raise ValueError(
             f"{show(text)}: labels under {RESERVED_LABEL_PREFIX!r} are jobtui's own "
@@ -154,11 +145,16 @@ def parse_label_name(text: str) -> str:
 
 def parse_option_name(text: str) -> str:
     """A logging driver option's name (``max-size``): not empty, no '=' or whitespace."""
+    return _plain_name(text, _OPTION_NAME_FORBIDDEN, "an option", "an option name")
+
+
+def _plain_name(text: str, forbidden: re.Pattern[str], thing: str, called: str) -> str:
+    """``text`` as a name: not empty (``thing`` needs one), none of ``forbidden``'s characters."""
     if not text:
-        raise ValueError("an option needs a name")
-    bad = _OPTION_NAME_FORBIDDEN.search(text)
+        raise ValueError(f"{thing} needs a name")
+    bad = forbidden.search(text)
     if bad:
-        raise ValueError(f"{show(text)}: an option name cannot contain {show(bad.group())}")
+        raise ValueError(f"{show(text)}: {called} cannot contain {show(bad.group())}")
     return text
 
 

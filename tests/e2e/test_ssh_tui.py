@@ -18,7 +18,6 @@ import struct
 import subprocess
 import termios
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING
 import pytest
 from bastion_support import JOBTUI, answer, ssh_children, ssh_processes, state_of, wait_for
 from rollout_support import Rollouts, write_inventory
+from support.waiting import until
 from textual.pilot import Pilot
 
 from jobtui.app.app import JobtuiApp, make_app
@@ -49,11 +49,8 @@ TEST_LABEL = "jobtui-test"
 
 
 async def _until(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.05)
-    await pilot.pause()
+    await until(pilot, condition, what, timeout=DEADLINE)
+    await pilot.pause()  # let what the condition saw finish mounting
 
 
 def _rollout(app: JobtuiApp) -> RolloutScreen | None:

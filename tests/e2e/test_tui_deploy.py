@@ -10,12 +10,12 @@ serves again and the test's containers are removed).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rollout_support import Rollouts, answer, write_inventory
+from support.waiting import until
 from textual.pilot import Pilot
 
 from jobtui.app.app import JobtuiApp, make_app
@@ -41,11 +41,8 @@ DEADLINE = 60.0
 
 
 async def _until(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.05)
-    await pilot.pause()
+    await until(pilot, condition, what, timeout=DEADLINE)
+    await pilot.pause()  # let what the condition saw finish mounting
 
 
 def _rollout(app: JobtuiApp) -> RolloutScreen | None:
