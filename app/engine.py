@@ -79,8 +79,8 @@ class Engine:
 
     def deployer(self, op: str, on_step: Callable[[StepEvent], None] | None = None) -> Deployer:
         """A deployer acting as this operator (``op`` names the verb in lock records)."""
-        from jobtui.backend.coordination import current_owner
-        from jobtui.backend.deploy import Deployer
+        from jobtui.backend.coordination import current_owner, default_state_dir
+        from jobtui.backend.deploy import Deployer, HostSlots
 
         return Deployer(
             self.inventory,
@@ -89,6 +89,9 @@ class Engine:
             owner=current_owner(op),
             registry=self.registry,
             on_step=on_step,
+            # Shared with every runner of this bastion: independent services run
+            # at once, but only so many work on one daemon at a time.
+            slots=HostSlots(default_state_dir() / "slots"),
         )
 
     def observer(self) -> FleetObserver:

@@ -42,6 +42,10 @@ if TYPE_CHECKING:
         install_signals as install_signals,
         run_interruptibly as run_interruptibly,
     )
+    from jobtui.backend.deploy.slots import (
+        PER_HOST as PER_HOST,
+        HostSlots as HostSlots,
+    )
 
 EXPORTS: dict[str, tuple[str, ...]] = {
     "deployer": (
@@ -66,6 +70,10 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "policy": (
         "RollbackCandidate",
         "RolloutControl",
+    ),
+    "slots": (
+        "HostSlots",
+        "PER_HOST",
     ),
     "runner": (
         "ControlWatch",

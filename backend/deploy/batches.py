@@ -18,16 +18,16 @@ hosts at a time, and decides the operation's outcome:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
-from jobtui.backend.contract import HostOutcome, HostResult, Outcome
+from jobtui.backend.contract import HostOutcome, HostResult, Outcome, StepStatus
 from jobtui.backend.deploy.host import HostRollout, Replaced
 from jobtui.backend.deploy.policy import RolloutControl, batches
+from jobtui.backend.deploy.slots import HostSlots
 from jobtui.config.models import Service
 
 HostTask = Callable[[HostRollout], Replaced]
@@ -47,7 +47,7 @@ def roll(
     service: Service,
     tasks: Sequence[tuple[HostRollout, HostTask]],
     control: RolloutControl,
-    slots: dict[str, threading.BoundedSemaphore],
+    slots: HostSlots,
 ) -> FleetResult:
     """Run ``tasks`` (host order = rollout order) in batches; see the module doc."""
     config = service.update_config
@@ -84,7 +84,7 @@ def roll(
         if config.failure_action == "rollback":
             for rollout, outcome in updated:
                 revert = partial(rollout.revert, outcome)
-                results[rollout.host.name] = _locked(rollout, slots, revert)
+                results[rollout.host.name] = with_slot(rollout, slots, revert)
             if updated:
                 message += "; rolled back " + ", ".join(r.host.name for r, _ in updated)
         elif updated:
@@ -104,12 +104,12 @@ def _restored(
     tasks: Sequence[tuple[HostRollout, HostTask]],
     results: dict[str, HostResult],
     updated: Sequence[tuple[HostRollout, Replaced]],
-    slots: dict[str, threading.BoundedSemaphore],
+    slots: HostSlots,
     untouched: Sequence[str],
 ) -> FleetResult:
     """After an abort with restore: every updated host reverted; the result says so."""
     for rollout, outcome in updated:
-        results[rollout.host.name] = _locked(rollout, slots, partial(rollout.revert, outcome))
+        results[rollout.host.name] = with_slot(rollout, slots, partial(rollout.revert, outcome))
     message = "aborted by the operator and restored"
     if updated:
         message += "; reverted " + ", ".join(r.host.name for r, _ in updated)
@@ -119,31 +119,31 @@ def _restored(
 
 
 def _run_batch(
-    batch: Sequence[tuple[HostRollout, HostTask]], slots: dict[str, threading.BoundedSemaphore]
+    batch: Sequence[tuple[HostRollout, HostTask]], slots: HostSlots
 ) -> list[tuple[HostRollout, Replaced]]:
     if len(batch) == 1:
         rollout, task = batch[0]
-        return [(rollout, _locked(rollout, slots, lambda: task(rollout)))]
+        return [(rollout, with_slot(rollout, slots, lambda: task(rollout)))]
     with ThreadPoolExecutor(len(batch)) as pool:
         futures = [
-            (rollout, pool.submit(_locked, rollout, slots, partial(task, rollout)))
+            (rollout, pool.submit(with_slot, rollout, slots, partial(task, rollout)))
             for rollout, task in batch
         ]
         return [(rollout, future.result()) for rollout, future in futures]
 
 
-def _locked(
-    rollout: HostRollout, slots: dict[str, threading.BoundedSemaphore], work: Callable[[], _T]
-) -> _T:
+def with_slot(rollout: HostRollout, slots: HostSlots, work: Callable[[], _T]) -> _T:
     """Run ``work`` holding one of the host's slots (bounded concurrency per host)."""
-    slot = slots[rollout.host.name]
-    with slot:
+    host = rollout.host.name
+
+    def waiting(taken: int) -> None:
+        rollout.emit("slot", StepStatus.RUNNING, f"waiting: {taken} operations work on {host}")
+
+    with slots.hold(host, waiting):
         return work()
 
 
-def _untouched(
-    host: str, reason: str, outcome: HostOutcome = HostOutcome.SKIPPED
-) -> HostResult:
+def _untouched(host: str, reason: str, outcome: HostOutcome = HostOutcome.SKIPPED) -> HostResult:
     return HostResult(host, False, None, None, None, reason, outcome=outcome)
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +36,7 @@ from jobtui.backend.contract import (
     StepEvent,
     StepStatus,
 )
-from jobtui.backend.deploy.batches import FleetResult, HostTask, roll
+from jobtui.backend.deploy.batches import FleetResult, HostTask, roll, with_slot
 from jobtui.backend.deploy.fingerprint import Fingerprint, differences
 from jobtui.backend.deploy.frame import (
     Operation,
@@ -73,7 +72,8 @@ from jobtui.backend.deploy.recovery import (
     unfinished,
 )
 from jobtui.backend.deploy.rollback_plan import plan_rollback
-from jobtui.backend.deploy.spec_key import SpecKeyError, load_spec_key
+from jobtui.backend.deploy.slots import HostSlots
+from jobtui.backend.deploy.spec_key import SpecKeyError, SpecKeyNotMade, load_spec_key
 from jobtui.backend.docker import (
     HostPool,
     describe_error,
@@ -99,7 +99,7 @@ class Deployer:
         on_step: Callable[[StepEvent], None] | None = None,
         clock: Callable[[], float] = time.time,
         keep: int = 3,
-        max_parallel_per_host: int = 2,
+        slots: HostSlots | None = None,
         hash_key: bytes | None = None,
         read_only: bool = False,
         read_write: bool = False,
@@ -115,10 +115,7 @@ class Deployer:
         self.on_step = on_step
         self.clock = clock
         self.keep = keep
-        self._slots = {
-            name: threading.BoundedSemaphore(max(max_parallel_per_host, 1))
-            for name in inventory.hosts
-        }
+        self._slots = slots or HostSlots()
         self._log_drivers: dict[str, str] = {}
         self._names = frozenset(s.name for s in inventory.services)
         self._hash_key = hash_key
@@ -134,6 +131,10 @@ class Deployer:
 
             try:
                 self._hash_key = load_spec_key(default_state_dir())
+            except SpecKeyNotMade as exc:
+                # The operation's own next write there says why (one line, not two).
+                log.debug("%s", exc)
+                self._hash_key = b""
             except SpecKeyError as exc:
                 # Labels then leave secret values out (spec_hash without a key).
                 log.warning("%s", exc)
@@ -407,11 +408,13 @@ class Deployer:
     def _guarded(
         self, rollout: HostRollout, work: Callable[[HostRollout], HostResult]
     ) -> HostResult:
-        with self._slots[rollout.host.name]:
+        def guarded() -> HostResult:
             try:
                 return work(rollout)
             except FAILURES as exc:
                 return HostResult(rollout.host.name, False, None, None, None, str(exc))
+
+        return with_slot(rollout, self._slots, guarded)
 
     def _operation(
         self,

@@ -68,34 +68,45 @@ class Follower:
         self.runner: RunnerInfo | None = None
         self.result: OpResult | None = None
         self._created = store.read_request(op_id).created
+        self._checked = time.monotonic()
 
     def run(
         self, on_record: Callable[[Record], None], stop: threading.Event | None = None
     ) -> OpResult | None:
         """Hand each new record to ``on_record``; the result at the end, ``None`` when
         ``stop`` is set first, :class:`RunnerDied` when the runner went without one."""
-        checked = time.monotonic()
         while self.result is None:
-            if self._read(on_record):
+            if self.poll(on_record):
                 break
             if stop is not None and stop.is_set():
                 return None
-            if time.monotonic() - checked >= LIVENESS_EVERY:
-                checked = time.monotonic()
-                if _died(self.runner, self.process, self._created):
-                    if self._read(on_record):  # it may have written its result just before
-                        break
-                    why = log_tail(self.store, self.op_id)
-                    raise RunnerDied(
-                        f"the runner of {self.op_id} is gone without finishing"
-                        + (f" ({why})" if why else "")
-                        + "; the next operation on the service recovers it"
-                    )
             if stop is not None:
                 stop.wait(POLL)
             else:
                 time.sleep(POLL)  # polling a file another process appends to
         return self.result
+
+    def poll(self, on_record: Callable[[Record], None]) -> bool:
+        """Hand on what is there now, without waiting; ``True`` once the result came.
+
+        For following several operations from one loop; raises :class:`RunnerDied`
+        like :meth:`run` (the liveness check runs at most every ``LIVENESS_EVERY``).
+        """
+        if self.result is not None or self._read(on_record):
+            return True
+        if time.monotonic() - self._checked < LIVENESS_EVERY:
+            return False
+        self._checked = time.monotonic()
+        if not _died(self.runner, self.process, self._created):
+            return False
+        if self._read(on_record):  # it may have written its result just before
+            return True
+        why = log_tail(self.store, self.op_id)
+        raise RunnerDied(
+            f"the runner of {self.op_id} is gone without finishing"
+            + (f" ({why})" if why else "")
+            + "; the next operation on the service recovers it"
+        )
 
     def _read(self, on_record: Callable[[Record], None]) -> bool:
         for record, end in self.store.records_at(self.op_id, self.offset):

@@ -27,6 +27,7 @@ from jobtui.backend.coordination.factory import current_owner
 from jobtui.backend.coordination.local import LocalCoordinator
 from jobtui.backend.deploy.deployer import Deployer
 from jobtui.backend.deploy.health import port_answers, service_port
+from jobtui.backend.deploy.slots import HostSlots
 from jobtui.backend.docker.answers import container_from_api
 from jobtui.backend.docker.hosts import HostPool
 from jobtui.backend.docker.service_containers import belongs_to
@@ -190,7 +191,7 @@ class Rollouts:
         coordinator: Coordinator | None = None,
         keep: int = 3,
         on_step: Callable[[StepEvent], None] | None = None,
-        max_parallel_per_host: int = 2,
+        per_host: int = 2,
     ) -> Run:
         inventory = inventory or self.inventory
         if inventory is not self.inventory:
@@ -210,7 +211,7 @@ class Rollouts:
 
         deployer = Deployer(
             inventory, self.pool, coordinator, owner=current_owner(), registry=self.registry,
-            on_step=listen, keep=keep, max_parallel_per_host=max_parallel_per_host,
+            on_step=listen, keep=keep, slots=HostSlots(per_host=per_host),
         )  # fmt: skip
         return Run(deployer, coordinator, events)
 

@@ -234,14 +234,20 @@ def test_deploy_many_runs_services_at_once_bounded_per_host(
         service("rt-three", "host-b"),
     ]
     inventory = write_inventory(stack.inventory, tmp_path, extra=services)
-    run = rollouts.run(inventory, max_parallel_per_host=1)
+    run = rollouts.run(inventory, per_host=1)
 
     results = run.deployer.deploy_many(["rt-one", "rt-two", "rt-three"])
 
     assert [r.outcome for r in results] == [Outcome.DONE] * 3, results
-    on_a = [e.service for e in run.events if e.host == "host-a"]
-    # One slot on host-a: one service's steps there all come before the other's.
+    on_a = [e.service for e in run.events if e.host == "host-a" and e.step != "slot"]
+    # One slot on host-a: one service's steps there all come before the other's,
+    # and the one that waited said so.
     first = on_a[0]
+    waited = [e for e in run.events if e.step == "slot"]
+    assert [(e.service, e.host) for e in waited] == [
+        ("rt-two" if first == "rt-one" else "rt-one", "host-a")
+    ], waited
+    assert "1 operations work on host-a" in waited[0].message
     switch = on_a.index("rt-two" if first == "rt-one" else "rt-one")
     assert set(on_a[:switch]) == {first} and first not in on_a[switch:]
     # host-b has its own slot: rt-three ran while host-a was busy.

@@ -7,7 +7,6 @@ so its ordering, canary, failure-action and abort rules are checked alone.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from jobtui.backend.deploy.frame import Operation, OperationFailed, run_operatio
 from jobtui.backend.deploy.host import HostRollout, Replaced
 from jobtui.backend.deploy.policy import RolloutControl
 from jobtui.backend.deploy.recovery import HostRecovery, close_entries, unfinished
+from jobtui.backend.deploy.slots import HostSlots
 from jobtui.backend.docker.hosts import HostConnection
 from jobtui.config.loader import parse_inventory
 from jobtui.config.models import Service, UpdateConfig
@@ -82,7 +82,7 @@ def run(
         return Replaced(HostResult(name, ok, "v1", "v2", None, "" if ok else "boom"), "n", "o")
 
     tasks: list[tuple[HostRollout, HostTask]] = [(r, task) for r in hosts]
-    slots = {name: threading.BoundedSemaphore(1) for name in INVENTORY.hosts}
+    slots = HostSlots(per_host=1)
     result = roll(service, tasks, control or RolloutControl(), slots)
     return result, order, hosts[0].reverted
 
