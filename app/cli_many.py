@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 from jobtui.backend.contract import OpKind, OpResult, Outcome, StepEvent
+from jobtui.config.errors import JobtuiError
 
 if TYPE_CHECKING:
     from jobtui.backend.deploy import DetachedDeployer, Fingerprint, Launched
@@ -196,6 +197,7 @@ def _confirm_and_run(
     if stop is not None:
         return stop
     launched: list[Launched] = []
+    not_started = ""
     with _hangup_detaches():  # from here on a hang-up only ends this follower
         try:
             for part in planned:
@@ -207,10 +209,25 @@ def _confirm_and_run(
             _say(f"jobtui: {signal.Signals(gone.signum).name} while starting the operations "
                  f"(started: {started}; jobtui ops lists them)")  # fmt: skip
             return 128 + gone.signum
-        ids = ", ".join(f"{p.service} {op.op_id}" for p, op in zip(planned, launched, strict=True))
-        _say(f"jobtui: {len(launched)} operations run in runners of their own ({ids}); "
-             "Ctrl-C detaches or aborts, `jobtui ops` lists them")  # fmt: skip
-        return follow_many(deployer.store, launched, out)
+        except (JobtuiError, OSError) as exc:
+            # The state dir is full or unwritable: what started goes on and is followed,
+            # the rest is not begun (and the exit says it failed).
+            rest = [p.service for p in planned[len(launched) :]]
+            not_started = ", ".join(rest)
+            _say(f"jobtui: cannot start a runner for {rest[0]}: {exc}; not started: "
+                 f"{not_started}")  # fmt: skip
+        if launched:
+            pairs = zip(planned, launched, strict=False)  # launched may be the shorter
+            ids = ", ".join(f"{p.service} {op.op_id}" for p, op in pairs)
+            _say(f"jobtui: {len(launched)} operations run in runners of their own ({ids}); "
+                 "Ctrl-C detaches or aborts, `jobtui ops` lists them")  # fmt: skip
+            code = follow_many(deployer.store, launched, out)
+        else:
+            code = EXIT_FAILED
+    if not_started:
+        print(f"not started: {not_started}", file=out)
+        return EXIT_FAILED
+    return code
 
 
 def follow_many(store: OpStore, launched: Sequence[Launched], out: TextIO) -> int:
@@ -236,14 +253,13 @@ def follow_many(store: OpStore, launched: Sequence[Launched], out: TextIO) -> in
             while len(results) < len(followers):
                 try:
                     _round(followers, results, show)
+                    if len(results) < len(followers):
+                        time.sleep(POLL)  # polling files other processes append to
                 except KeyboardInterrupt:
                     running = [i for i in followers if i not in results]
                     if not _abort_asked(store, running):
                         _say(f"jobtui: detached; {', '.join(running)} go on (jobtui ops)")
                         return EXIT_DETACHED_INT
-                    continue
-                if len(results) < len(followers):
-                    time.sleep(POLL)  # polling files other processes append to
         except _Detached as gone:
             going = ", ".join(i for i in followers if i not in results)
             _say(f"jobtui: {signal.Signals(gone.signum).name}: detached; {going} go on "

@@ -8,15 +8,17 @@ on host-ssh, reached through the stack's sshd, as from a bastion.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 import yaml
-from ops_support import Ops, answer, free_port, web_service, worker_service
+from ops_support import Ops, Terminal, answer, free_port, web_service, worker_service
 from rollout_support import wait_for
 
+from jobtui.backend.contract import Outcome
 from jobtui.backend.coordination.factory import current_owner
 from jobtui.backend.model import LABEL_SERVICE, LABEL_VERSION
 from jobtui.backend.times import parse_rfc3339
@@ -151,3 +153,44 @@ def test_a_held_lock_refuses_the_whole_set_before_anything_changes(ops: Ops) -> 
     finally:
         lock.release()
     assert serving(ops, "rt-m1") == "v4"  # nothing started, the other service included
+
+
+def test_a_hang_up_detaches_from_all_and_every_operation_goes_on(ops: Ops) -> None:
+    began = time.time()
+    follower = ops.spawn("deploy", "rt-m1", "rt-m3", "--version", "v2", "-y", hold="health")
+    ids = [ops.wait_op(name, after=began).op_id for name in ("rt-m1", "rt-m3")]
+    for op_id, name in zip(ids, ("rt-m1", "rt-m3"), strict=True):
+        ops.wait_step(op_id, "health", host=WHERE[name])
+    follower.send_signal(signal.SIGHUP)  # the operator's SSH session dropped
+    assert follower.wait(timeout=30) == 128 + signal.SIGHUP
+    assert "detached" in ops.output(follower)
+    ops.release()
+    for op_id in ids:
+        ended = ops.wait_ended(op_id)
+        assert ended.result is not None and ended.result.outcome is Outcome.DONE, ended
+    assert serving(ops, "rt-m1") == "v2" and serving(ops, "rt-m3") == "v2"
+
+
+def test_ctrl_c_on_a_terminal_aborts_all_and_restores_each(ops: Ops) -> None:
+    before = {name: serving(ops, name) for name in ("rt-m1", "rt-m3")}
+    began = time.time()
+    terminal = Terminal(ops, "deploy", "rt-m1", "rt-m3", "--version", "v3", "-y", hold="health")
+    try:
+        ids = [ops.wait_op(name, after=began).op_id for name in ("rt-m1", "rt-m3")]
+        for op_id, name in zip(ids, ("rt-m1", "rt-m3"), strict=True):
+            ops.wait_step(op_id, "health", host=WHERE[name])
+        terminal.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        terminal.read_until("[d/a]")
+        terminal.type("a\n")
+        terminal.read_until("aborting")
+        ops.release()
+        assert terminal.wait() == 1, terminal.seen
+    finally:
+        terminal.close()
+    assert "0 of 2 done" in terminal.seen
+    for op_id in ids:
+        ended = ops.wait_ended(op_id)
+        assert ended.result is not None and ended.result.outcome is Outcome.ABORTED, ended
+    for name, version in before.items():
+        wait_for(lambda n=name: ops.settled(n, (WHERE[n],)), 30, f"{name} settled")
+        assert serving(ops, name) == version
