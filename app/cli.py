@@ -23,6 +23,7 @@ from jobtui.backend.model import FleetSnapshot
 
 if TYPE_CHECKING:
     from jobtui.app.deploy_flow import StepRelay
+    from jobtui.app.engine import Engine
     from jobtui.backend.deploy import Deployer, DetachedDeployer
     from jobtui.backend.observe import Drift
 from jobtui.config.errors import InventoryError, JobtuiError
@@ -234,19 +235,30 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _observe_once(inventory: Inventory, *, drift: bool = False) -> tuple[FleetSnapshot, Drift]:
-    """Ask every host once; with ``drift`` also inspect each running instance."""
+def _observe_once(
+    inventory: Inventory, *, drift: bool = False, engine: Engine | None = None
+) -> tuple[FleetSnapshot, Drift]:
+    """Ask every host once; with ``drift`` also inspect each running instance.
+
+    On ``engine`` when given (the caller goes on using its clients), else on one of its own.
+    """
     from jobtui.app.engine import Engine
     from jobtui.backend.observe import DriftChecker
 
-    with Engine(inventory, timeout=SETTLE_TIMEOUT) as engine:
-        fleet = engine.observe_once(SETTLE_TIMEOUT)
-        return fleet, DriftChecker(inventory, engine.pool).check(fleet) if drift else {}
+    if engine is None:
+        with Engine(inventory, timeout=SETTLE_TIMEOUT) as own:
+            return _observe_once(inventory, drift=drift, engine=own)
+    fleet = engine.observe_once(SETTLE_TIMEOUT)
+    return fleet, DriftChecker(inventory, engine.pool).check(fleet) if drift else {}
 
 
 def _status(inventory: Inventory, *, as_json: bool, out: TextIO) -> int:
-    fleet, drift = _observe_once(inventory, drift=True)
-    newer = cli_outdated.registry_view(inventory, fleet)
+    from jobtui.app.engine import Engine
+
+    # One engine, one set of clients, for the fleet, its drift and the registry's tags.
+    with Engine(inventory, timeout=SETTLE_TIMEOUT) as engine:
+        fleet, drift = _observe_once(inventory, drift=True, engine=engine)
+        newer = cli_outdated.registry_view(engine, fleet)
     if as_json:
         json.dump(report.status_json(inventory, fleet, drift, newer), out, indent=2)
         out.write("\n")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from jobtui.backend.model import FleetSnapshot
 
 if TYPE_CHECKING:
+    from jobtui.app.engine import Engine
     from jobtui.backend.observe import OutdatedRow, RegistryTags
 from jobtui.config.models import Inventory
 
@@ -45,10 +46,12 @@ def run(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int:
     if inventory.registry is None:
         print("jobtui: the inventory configures no registry", file=sys.stderr)
         return EXIT_FAILED
-    fleet = _observe_once(inventory)
+    from jobtui.app.engine import Engine
     from jobtui.backend.observe import outdated_rows
 
-    rows = outdated_rows(inventory, fleet, _ask_registry(inventory))
+    with Engine(inventory, timeout=SETTLE_TIMEOUT) as engine:
+        fleet = engine.observe_once(SETTLE_TIMEOUT)
+        rows = outdated_rows(inventory, fleet, _ask_registry(engine))
     if args.json:
         json.dump([row_json(r) for r in rows], out, indent=2)
         out.write("\n")
@@ -106,28 +109,22 @@ def row_json(row: OutdatedRow) -> dict[str, Any]:
     }
 
 
-def registry_view(inventory: Inventory, fleet: FleetSnapshot) -> list[OutdatedRow]:
-    """The rows ``jobtui status`` shows in its ``NEWER`` column (empty without a registry)."""
-    if inventory.registry is None:
+def registry_view(engine: Engine, fleet: FleetSnapshot) -> list[OutdatedRow]:
+    """The rows ``jobtui status`` shows in its ``NEWER`` column (empty without a registry).
+
+    On the caller's ``engine``: its registry client, no second set of clients.
+    """
+    if engine.inventory.registry is None:
         return []
     from jobtui.backend.observe import outdated_rows
 
-    return outdated_rows(inventory, fleet, _ask_registry(inventory))
+    return outdated_rows(engine.inventory, fleet, _ask_registry(engine))
 
 
-def _ask_registry(inventory: Inventory) -> RegistryTags:
-    from jobtui.app.engine import Engine
+def _ask_registry(engine: Engine) -> RegistryTags:
     from jobtui.backend.observe import RegistryTags, fetch_tags, repositories
 
-    with Engine(inventory) as engine:
-        client = engine.registry
-        if client is None:
-            return RegistryTags()
-        return fetch_tags(client, sorted(set(repositories(inventory).values())))
-
-
-def _observe_once(inventory: Inventory) -> FleetSnapshot:
-    from jobtui.app.engine import Engine
-
-    with Engine(inventory, timeout=SETTLE_TIMEOUT) as engine:
-        return engine.observe_once(SETTLE_TIMEOUT)
+    client = engine.registry
+    if client is None:
+        return RegistryTags()
+    return fetch_tags(client, sorted(set(repositories(engine.inventory).values())))

@@ -2,10 +2,12 @@
 
 A service being changed by someone else (another bastion, a CI job, a
 ``jobtui deploy`` in another terminal) holds its deploy lock; the screens
-showing that service show who, since when and what. Only the services on
-screen are asked about, only while their screen is on top, and never twice
-at once; etcd being down is a :class:`~jobtui.app.messages.LocksChecked` with
-an ``error``, which screens show as a note.
+showing that service show who, since when and what. Every held lock is read
+in one question (one etcd range read, however many services are on screen),
+only while a screen showing services is on top, and never twice at once;
+the answer is cut down to the services on screen. etcd being down is a
+:class:`~jobtui.app.messages.LocksChecked` with an ``error``, which screens
+show as a note.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ LOCK_INTERVAL = 2.0
 def ask_holders(locks: Callable[[], Coordinator], services: Sequence[str]) -> LocksChecked:
     """Who holds the lock of each of ``services`` (blocking; never raises)."""
     try:
-        coordinator = locks()
-        holders = {service: coordinator.holder(service) for service in services}
+        held = locks().holders()
+        holders = {service: held.get(service) for service in services}
     except Exception as exc:
         # etcd down, a bad certificate, a bug: a note on screen, not a crash.
         return LocksChecked({}, error=str(exc) or type(exc).__name__)

@@ -8,13 +8,17 @@ does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from jobtui.backend.errors import JobtuiError
 from jobtui.backend.times import utc_time
+
+if TYPE_CHECKING:
+    # Names in DeployEngine's signatures only: nothing here loads the deploy room.
+    from jobtui.backend.deploy import Fingerprint, RollbackCandidate, RolloutControl, ServicePlan
 
 
 class OpKind(StrEnum):
@@ -182,6 +186,9 @@ class JournalEntry:
     message: str = ""
     bastion: str = ""
     """The host name of the bastion the operation ran on."""
+    no_lock: bool = False
+    """Run with ``--no-lock`` while etcd was down: under this bastion's local lock only,
+    journalled locally first and copied to etcd once it was back."""
 
 
 END_STATES = frozenset({"done", "failed", "aborted", "changed", "recovered"})
@@ -220,6 +227,10 @@ class Coordinator(Protocol):
 
     def holder(self, service: str) -> LockOwner | None: ...
 
+    def holders(self) -> Mapping[str, LockOwner]:
+        """Service → holder of every lock held now, in one question (views poll this)."""
+        ...
+
     def break_lock(self, service: str, holder: LockOwner | None) -> bool:
         """Delete the service's lock without its holder if ``holder`` still holds it
         (any holder when ``None``); ``False`` when someone else holds it now."""
@@ -242,3 +253,42 @@ class Coordinator(Protocol):
 
 StepListener = Callable[[StepEvent], None]
 
+
+class DeployEngine(Protocol):
+    """The mutating verbs and their plans, as the app drives them; every call blocks.
+
+    :class:`~jobtui.backend.deploy.Deployer` runs them in this process,
+    :class:`~jobtui.backend.deploy.DetachedDeployer` in detached runners (the
+    CLI's and the TUI's engine); tests hand the TUI a fixed one. Callers use
+    ``plan_rollback`` and ``expect`` when an engine offers them.
+    """
+
+    def plan(self, service: str, version: str | None = None) -> ServicePlan: ...
+
+    def deploy(
+        self,
+        service: str,
+        version: str | None = None,
+        *,
+        hosts: Sequence[str] | None = None,
+        control: RolloutControl | None = None,
+        expect: Fingerprint | None = None,
+    ) -> OpResult: ...
+
+    def rollback(
+        self,
+        service: str,
+        to: str | None = None,
+        *,
+        hosts: Sequence[str] | None = None,
+        control: RolloutControl | None = None,
+        expect: Fingerprint | None = None,
+    ) -> OpResult: ...
+
+    def rollback_candidates(self, service: str) -> Sequence[RollbackCandidate]: ...
+
+    def start(self, service: str, host: str | None = None) -> OpResult: ...
+
+    def stop(self, service: str, host: str | None = None) -> OpResult: ...
+
+    def restart(self, service: str, host: str | None = None) -> OpResult: ...

@@ -26,6 +26,15 @@ class SpecKeyError(JobtuiError):
     """The key file cannot be read or created."""
 
 
+class SpecKeyNotMade(SpecKeyError):
+    """There is no key file and the state directory takes no new one (full, read-only, …).
+
+    An operation writes its request, lock or journal into the same directory
+    right after, and that write fails with the same reason: callers need not
+    warn about this one, the operator would read the cause twice.
+    """
+
+
 def load_spec_key(state_dir: Path) -> bytes:
     """The key in ``state_dir``, made on first use (atomically: racing processes agree)."""
     path = state_dir / KEY_FILE
@@ -37,21 +46,30 @@ def load_spec_key(state_dir: Path) -> bytes:
         raise SpecKeyError(f"cannot read the spec-hash key {path}: {exc}") from exc
     try:
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        partial = state_dir / f".{KEY_FILE}.{os.getpid()}"
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(KEY_BYTES) + "\n")
-        try:
-            # link() fails if another process won the race: then its key counts.
-            os.link(partial, path)
-        except FileExistsError:
-            pass
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                partial.unlink()
+        _make(path)
+    except OSError as exc:
+        raise SpecKeyNotMade(f"cannot create the spec-hash key in {state_dir}: {exc}") from exc
+    try:
         return _read(path)
     except OSError as exc:
-        raise SpecKeyError(f"cannot create the spec-hash key in {state_dir}: {exc}") from exc
+        raise SpecKeyError(f"cannot read the spec-hash key {path}: {exc}") from exc
+
+
+def _make(path: Path) -> None:
+    """Write a fresh key beside ``path`` and link it into place unless another process did."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        # A full disk fails this write (or the flush at close) after the
+        # file exists: the finally below removes it whatever failed.
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+        # link() fails if another process won the race: then its key counts.
+        with contextlib.suppress(FileExistsError):
+            os.link(partial, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
 
 
 def _read(path: Path) -> bytes:

@@ -42,7 +42,7 @@ from jobtui.backend.docker import (
     parse_docker_time,
     uptime_upper_bound,
 )
-from jobtui.backend.model import LABEL_SERVICE, ContainerInfo, HostState, HostStatus
+from jobtui.backend.model import ContainerInfo, HostState, HostStatus
 
 log = logging.getLogger(__name__)
 
@@ -422,14 +422,15 @@ class HostWatch:
         with self._lock:
             started = self._started.get(container_id)
             finished = self._finished.get(container_id)
-        # Only a managed container that ran and stopped has a stop time worth
-        # one inspect; one stopped while we watch gets it from its die event.
+        # A container that stopped before we watched has its stop time asked
+        # once (managed or not: every screen ages "Exited (0) … ago" from it,
+        # Docker's own text is true only when listed); one stopped while we
+        # watch gets it from its die event.
         ended = row.get("State") in ("exited", "dead")
-        managed = LABEL_SERVICE in (row.get("Labels") or {})
-        if (started is None and up) or (finished is None and ended and managed):
+        if (started is None and up) or (finished is None and ended):
             # Once per container: afterwards its start and die events carry the times.
             started, finished = self._inspect_times(container_id)
-            if ended and managed:
+            if ended:
                 with self._lock:  # 0.0: asked once, Docker had no time; never ask again
                     self._finished.setdefault(container_id, finished or 0.0)
         container = container_from_api(row, self.name, started)

@@ -9,15 +9,18 @@ from jobtui.backend.contract import LockOwner
 
 
 class FakeCoordinator:
-    """Answers :meth:`holder` from :attr:`holders`; raises :attr:`error` when set.
+    """Answers :meth:`holder` and :meth:`holders` from :attr:`held`; raises :attr:`error` when set.
 
-    Only what the TUI's lock poller calls is here; every question is counted.
+    Only what the TUI's lock poller calls is here; every question is counted:
+    :attr:`asked` lists the services asked one by one, :attr:`polls` counts
+    the questions about every lock at once.
     """
 
-    def __init__(self, holders: Mapping[str, LockOwner] | None = None) -> None:
-        self.holders: dict[str, LockOwner] = dict(holders or {})
+    def __init__(self, held: Mapping[str, LockOwner] | None = None) -> None:
+        self.held: dict[str, LockOwner] = dict(held or {})
         self.error: Exception | None = None
         self.asked: list[str] = []
+        self.polls = 0
         self._lock = threading.Lock()
 
     def holder(self, service: str) -> LockOwner | None:
@@ -25,7 +28,14 @@ class FakeCoordinator:
             self.asked.append(service)
         if self.error is not None:
             raise self.error
-        return self.holders.get(service)
+        return self.held.get(service)
+
+    def holders(self) -> dict[str, LockOwner]:
+        with self._lock:
+            self.polls += 1
+        if self.error is not None:
+            raise self.error
+        return dict(self.held)
 
     def close(self) -> None:
         pass
