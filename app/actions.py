@@ -71,6 +71,7 @@ KEY_NAMES = {
     "colon": ":",
     "plus": "+",
     "minus": "-",
+    "space": "space",
 }
 """Textual's key names as the help and the README write them."""
 
@@ -151,7 +152,12 @@ KEYS: tuple[Key, ...] = (
     Key("slash", "filter", "Filter",
         "filter rows by service, host, version or state", SERVICES, (Scope.MAIN,),
         key_display="/"),
-    Key("escape", "clear_filter", "Clear filter", "clear the filter", SERVICES, (Scope.MAIN,)),
+    Key("space", "mark", "Mark",
+        "mark or unmark the service under the cursor (all its rows show ●; the table's "
+        "subtitle counts the marks); u and R then act on every marked service",
+        SERVICES, (Scope.MAIN,)),
+    Key("escape", "clear", "Clear",
+        "clear the filter; with no filter open, clear the marks", SERVICES, (Scope.MAIN,)),
     Key("l", "logs", "Logs",
         "follow the logs of the service under the cursor, every instance merged",
         SERVICES, (Scope.MAIN,)),
@@ -175,6 +181,14 @@ KEYS: tuple[Key, ...] = (
         "diffs → confirm → live rollout view",
         DEPLOYING, _MAIN_AND_SERVICE, mutating=True,
         palette="update {service}", palette_help="pick a version, see the plan, confirm"),
+    Key("u", "", "",
+        "each to its newest registry version, or one version they all have → one combined "
+        "plan → one confirmation → one rollout view of every service (up-to-date ones skipped)",
+        DEPLOYING, where="marked services"),
+    Key("R", "", "",
+        "restart every instance of each marked service after one confirmation, each one host "
+        "at a time, all in one rollout view",
+        DEPLOYING, where="marked services"),
     Key("b", "rollback", "Rollback",
         "roll back: pick a version kept on the hosts or in the registry → plan → confirm "
         "→ rollout view",
@@ -216,12 +230,14 @@ KEYS: tuple[Key, ...] = (
         (Scope.LOGS,), footer=False),
     # -- the rollout view --------------------------------------------------------------
     Key("escape", "app.pop_screen", "Back",
-        "back; the rollout goes on and a notification tells its end",
+        "back; the rollouts go on and a notification tells their end (per service)",
         ROLLOUT, (Scope.ROLLOUT,)),
-    Key("p", "pause", "Pause", "pause before the next batch", ROLLOUT, (Scope.ROLLOUT,)),
-    Key("r", "resume", "Resume", "resume a paused rollout", ROLLOUT, (Scope.ROLLOUT,)),
+    Key("p", "pause", "Pause", "pause before the next batch (every rollout in the view)",
+        ROLLOUT, (Scope.ROLLOUT,)),
+    Key("r", "resume", "Resume", "resume the paused rollouts", ROLLOUT, (Scope.ROLLOUT,)),
     Key("a", "abort", "Abort",
-        "abort after the batch under way (done hosts keep the new version)",
+        "abort every rollout in the view after its batch under way (done hosts keep the "
+        "new version)",
         ROLLOUT, (Scope.ROLLOUT,)),
     # -- the help screen itself --------------------------------------------------------
     Key("escape", "dismiss", "Close", "close the help", HELP, (Scope.HELP,)),

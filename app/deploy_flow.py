@@ -15,6 +15,11 @@ meanwhile nothing runs and the new plan is shown for confirmation again.
 Operations of this bastion started elsewhere (the CLI, another TUI) are
 picked up and can be watched like one's own (:mod:`jobtui.app.deploy_watch`),
 and at start what a crash left unfinished is recovered first.
+
+Marked services go together (:mod:`jobtui.app.deploy_many`): one combined
+plan, one confirmation, then one operation per service, all in one rollout
+view and summed up in one notification at the end. While a host's new
+container starts, its last log lines are followed (:mod:`jobtui.app.log_tails`).
 """
 
 from __future__ import annotations
@@ -24,65 +29,46 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from textual.notifications import SeverityLevel
 from textual.timer import Timer
 
+from jobtui.app.deploy_many import ManyFlow
 from jobtui.app.deploy_watch import DeployWatch
 from jobtui.app.dialogs.confirm import ALL, ONE, YES, Choice, ConfirmDialog
 from jobtui.app.dialogs.pickers import RollbackPicker, VersionPicker
 from jobtui.app.dialogs.plan import PlanDialog
+from jobtui.app.log_tails import LogTails
 from jobtui.app.messages import OperationFinished, StepsReported
+from jobtui.app.notices import group_notice, outcome_notice
 from jobtui.app.screens.rollout import Operation, RolloutScreen
-from jobtui.backend.contract import LockedError, OpKind, OpResult, Outcome, StepEvent
-from jobtui.backend.deploy import Fingerprint, RollbackCandidate, RolloutControl, ServicePlan
+from jobtui.backend.contract import (
+    DeployEngine,
+    LockedError,
+    OpKind,
+    OpResult,
+    Outcome,
+    StepEvent,
+)
+from jobtui.backend.deploy import RolloutControl, ServicePlan
 from jobtui.backend.docker import belongs_to
 from jobtui.config.models import Service
 from jobtui.widgets.steps_view import RolloutProgress
 
 if TYPE_CHECKING:
     from jobtui.app.app import JobtuiApp
+    from jobtui.app.log_source import LogHandle
+    from jobtui.backend.observe import RegistryTags
 
 STEP_FLUSH_INTERVAL = 0.1
 """Seconds between deliveries of step events to the rollout views."""
 
 NOT_AVAILABLE = "Deploying is not available: jobtui was started without a deployer."
 READ_ONLY = "Read-only: jobtui was started with --read-only, nothing can be changed."
-
-class DeployerLike(Protocol):
-    """What the TUI needs of :class:`jobtui.backend.deploy.deployer.Deployer` (or its detached
-    form); every call blocks. ``plan_rollback`` and ``expect`` are used when offered."""
-
-    def plan(self, service: str, version: str | None = None) -> ServicePlan: ...
-
-    def deploy(
-        self,
-        service: str,
-        version: str | None = None,
-        *,
-        hosts: Sequence[str] | None = None,
-        control: RolloutControl | None = None,
-        expect: Fingerprint | None = None,
-    ) -> OpResult: ...
-
-    def rollback(
-        self,
-        service: str,
-        to: str | None = None,
-        *,
-        hosts: Sequence[str] | None = None,
-        control: RolloutControl | None = None,
-        expect: Fingerprint | None = None,
-    ) -> OpResult: ...
-
-    def rollback_candidates(self, service: str) -> Sequence[RollbackCandidate]: ...
-
-    def start(self, service: str, host: str | None = None) -> OpResult: ...
-
-    def stop(self, service: str, host: str | None = None) -> OpResult: ...
-
-    def restart(self, service: str, host: str | None = None) -> OpResult: ...
+READ_ONLY_PINNED = (
+    "Read-only: {inventory} says read_only: true, nothing can be changed "
+    "(start jobtui with --read-write to lift it)."
+)
 
 
 class StepRelay:
@@ -110,7 +96,7 @@ class DeployFlow:
     """Runs the dialogs and operations of one app; ``app.deploys`` is its instance."""
 
     def __init__(
-        self, app: JobtuiApp, deployer: DeployerLike | None, steps: StepRelay | None
+        self, app: JobtuiApp, deployer: DeployEngine | None, steps: StepRelay | None
     ) -> None:
         self.app = app
         self.deployer = deployer
@@ -122,6 +108,10 @@ class DeployFlow:
         self._again: dict[int, Callable[[], None]] = {}
         """id(operation) → how to show its new plan when it ends ``CHANGED``."""
         self.watch = DeployWatch(self)
+        self.many = ManyFlow(self)
+        self._groups: dict[int, tuple[Operation, ...]] = {}
+        """id(operation) → the operations launched with it (marked services), itself included."""
+        self._tails: LogTails | None = None
 
     # -- entry points (keys, palette) ------------------------------------
 
@@ -140,17 +130,34 @@ class DeployFlow:
         if self._ready(service):
             self._flow(self._rollback(self.app.inventory.service(service)), "rollback")
 
+    def update_many(self, services: Sequence[str], registry: RegistryTags | None) -> None:
+        """``u`` on marks: each to its newest version or one for all, one plan, one confirm."""
+        self.many.update(services, registry)
+
+    def restart_many(self, services: Sequence[str]) -> None:
+        """``R`` on marks: every instance of each service, after one confirmation."""
+        self.many.restart(services)
+
     def lifecycle(self, kind: OpKind, service: str, host: str | None = None) -> None:
         """``s``/``x``/``R``: every instance, or only ``host``'s, after a confirmation."""
         if self._ready(service):
             self._flow(self._lifecycle(kind, self.app.inventory.service(service), host), kind)
 
-    def _ready(self, service: str) -> bool:
+    def may_change(self) -> bool:
+        """Whether anything may be changed at all; says why not."""
         if self.app.read_only:
-            self.app.notify(READ_ONLY, severity="warning")
+            # The inventory's own read_only: true, unless it is --read-only that says so.
+            inventory = self.app.inventory
+            pinned = READ_ONLY_PINNED.format(inventory=inventory.source.name)
+            self.app.notify(pinned if inventory.read_only else READ_ONLY, severity="warning")
             return False
         if self.deployer is None:
             self.app.notify(NOT_AVAILABLE, severity="warning")
+            return False
+        return True
+
+    def _ready(self, service: str) -> bool:
+        if not self.may_change():
             return False
         try:
             self.app.inventory.service(service)
@@ -188,7 +195,8 @@ class DeployFlow:
         """Open the rollout view of ``service``'s latest operation, if any."""
         op = self.operations.get(service)
         if op is not None and not self._showing(op):
-            self.app.push_screen(RolloutScreen(op))
+            group = self._groups.get(id(op), (op,))
+            self.app.push_screen(RolloutScreen(group, self._group_title(group)))
 
     def _flow(self, flow: Coroutine[Any, Any, None], name: str) -> None:
         # Dialogs are awaited in an async worker (push_screen_wait needs one).
@@ -223,6 +231,8 @@ class DeployFlow:
     def close(self) -> None:
         """The app is going: stop following (detached operations go on by themselves)."""
         self.watch.close()
+        if self._tails is not None:
+            self._stop_handles(self._tails.stop_all())
 
     async def _rollback(self, service: Service) -> None:
         deployer = self._deployer()
@@ -253,23 +263,36 @@ class DeployFlow:
         dialog = PlanDialog(title, service.name, verb, partial(planner, service.name, version))
         if not await self.app.push_screen_wait(dialog) or dialog.plan is None:
             return
+        op, call = self.rollout(kind, service, dialog.plan, title, verb)
+        self._launch(op, call)
+
+    def rollout(
+        self, kind: OpKind, service: Service, plan: ServicePlan, title: str, verb: str
+    ) -> tuple[Operation, Callable[[], OpResult]]:
+        """The operation and engine call of a confirmed ``plan`` (deploy or rollback).
+
+        Should the service have changed since (the run ends ``CHANGED``), its
+        new plan is shown for confirmation again.
+        """
+        deployer = self._deployer()
         control = RolloutControl()
-        op = self._operation(kind, service.name, verb, dialog.plan, control)
+        op = self._operation(kind, service.name, verb, plan, control)
         run = deployer.deploy if kind is OpKind.DEPLOY else deployer.rollback
-        expect = dialog.plan.fingerprint
+        expect = plan.fingerprint
         if expect is None:
-            call = partial(run, service.name, version, control=control)
+            call = partial(run, service.name, plan.version, control=control)
         else:
-            call = partial(run, service.name, version, control=control, expect=expect)
+            call = partial(run, service.name, plan.version, control=control, expect=expect)
+        version = plan.version
 
         def again() -> None:
             self._flow(self._confirm_and_roll(kind, service, version, title, verb), verb)
 
         self._again[id(op)] = again
-        self._launch(op, call)
+        return op, call
 
     async def _lifecycle(self, kind: OpKind, service: Service, host: str | None) -> None:
-        deployer = self._deployer()
+        self._deployer()  # refuse before asking when deploying is not available
         verb = LIFECYCLE_VERBS[kind]
         everywhere = service.run_on_host
         if host is not None and len(everywhere) > 1:
@@ -286,16 +309,23 @@ class DeployFlow:
         )
         if answer is None:
             return
-        target = None if answer == ALL else host
-        hosts = (target,) if target else everywhere
-        title = f"{verb} {service.name} on {', '.join(hosts)}"
+        self._launch(*self.lifecycle_op(kind, service, None if answer == ALL else host))
+
+    def lifecycle_op(
+        self, kind: OpKind, service: Service, host: str | None
+    ) -> tuple[Operation, Callable[[], OpResult]]:
+        """The operation and engine call that start, stop or restart ``host``'s instance
+        of ``service`` (every instance when ``host`` is ``None``)."""
+        deployer = self._deployer()
+        hosts = (host,) if host else service.run_on_host
+        title = f"{LIFECYCLE_VERBS[kind]} {service.name} on {', '.join(hosts)}"
         op = Operation(kind, service.name, title, RolloutProgress(hosts), started=self.app.clock())
         call = {OpKind.START: deployer.start, OpKind.STOP: deployer.stop}.get(
             kind, deployer.restart
         )
-        self._launch(op, partial(call, service.name, target))
+        return op, partial(call, service.name, host)
 
-    def _deployer(self) -> DeployerLike:
+    def _deployer(self) -> DeployEngine:
         if self.deployer is None:
             raise RuntimeError(NOT_AVAILABLE)
         return self.deployer
@@ -332,10 +362,32 @@ class DeployFlow:
 
     # -- running an operation ---------------------------------------------
 
+    def launch_group(
+        self, runs: Sequence[tuple[Operation, Callable[[], OpResult]]], title: str
+    ) -> None:
+        """Launch one operation per service (each its own worker) and show them in one view."""
+        group = tuple(op for op, _ in runs)
+        if not group:
+            return
+        for op in group:
+            self._groups[id(op)] = group
+        for op, call in runs:
+            self._launch(op, call, show=False)
+        self.app.push_screen(RolloutScreen(group, title))
+
+    def _group_title(self, group: Sequence[Operation]) -> str:
+        if len(group) == 1:
+            return group[0].title
+        verbs = {op.title.split(" ", 1)[0] for op in group}
+        verb = verbs.pop() if len(verbs) == 1 else "change"
+        return f"{verb} {len(group)} services: {', '.join(op.service for op in group)}"
+
     def _launch(self, op: Operation, call: Callable[[], OpResult], *, show: bool = True) -> None:
         self.operations[op.service] = op
         if self._timer is None:
             self._timer = self.app.set_interval(STEP_FLUSH_INTERVAL, self._flush)
+        if self._tails is None:
+            self._tails = LogTails(self.app.logs)
         if show:
             self.app.push_screen(RolloutScreen(op))
         self.app.run_worker(
@@ -369,21 +421,39 @@ class DeployFlow:
         batches: dict[str, list[StepEvent]] = defaultdict(list)
         for event in self.steps.drain():
             batches[event.service].append(event)
+        tails = self._tails
+        changed: dict[str, list[StepEvent]] = {}
         for service, events in batches.items():
             op = self.operations.get(service)
             if op is None or not op.running:
                 continue
             op.progress.extend(events)
-            for view in self._views(op):
+            if tails is not None:
+                tails.feed(str(id(op)), events)
+            changed[service] = events
+        for (key, host), lines in (tails.take() if tails is not None else {}).items():
+            op = next((o for o in self.operations.values() if str(id(o)) == key), None)
+            if op is not None and op.running:
+                op.progress.tails[host] = lines
+                changed.setdefault(op.service, [])
+        for service, events in changed.items():
+            for view in self._views(self.operations[service]):
                 view.post_message(StepsReported(service, events))
 
     def _finished(self, op: Operation, result: OpResult) -> None:
         self._flush()  # steps reported before the end are shown before it
         op.finish(result)
+        self._stop_tails(op)
         for view in self._views(op):
             view.post_message(OperationFinished(result))
         text, severity = outcome_notice(op, result)
-        self.app.notify(text, severity=severity, timeout=8 if severity == "information" else 30)
+        group = self._groups.get(id(op), (op,))
+        if len(group) == 1 or result.outcome is Outcome.CHANGED:
+            self.app.notify(text, severity=severity, timeout=8 if severity == "information" else 30)
+        if len(group) > 1 and not any(o.running for o in group):
+            title, lines, severity = group_notice(group)
+            self.app.notify(lines, title=title, severity=severity, markup=False,
+                            timeout=10 if severity == "information" else 30)  # fmt: skip
         again = self._again.pop(id(op), None)
         if result.outcome is Outcome.CHANGED and again is not None:
             again()  # the plan it was confirmed on no longer holds: show the new one
@@ -393,30 +463,22 @@ class DeployFlow:
                 self._timer.stop()
                 self._timer = None
 
+    def _stop_tails(self, op: Operation) -> None:
+        op.progress.tails.clear()
+        if self._tails is not None:
+            self._stop_handles(self._tails.stop(str(id(op))))
+
+    def _stop_handles(self, handles: list[LogHandle]) -> None:
+        if not handles:
+            return
+        # Closing a log stream can block for a moment: never on the event loop.
+        thread = threading.Thread(target=lambda: [h.stop() for h in handles], daemon=True,
+                                  name="log-tails-stop")  # fmt: skip
+        thread.start()
+
     def _views(self, op: Operation) -> list[RolloutScreen]:
-        return [s for s in self.app.screen_stack if isinstance(s, RolloutScreen) and s.op is op]
+        return [s for s in self.app.screen_stack
+                if isinstance(s, RolloutScreen) and any(o is op for o in s.ops)]  # fmt: skip
 
     def _showing(self, op: Operation) -> bool:
         return bool(self._views(op))
-
-
-def outcome_notice(op: Operation, result: OpResult) -> tuple[str, SeverityLevel]:
-    """The notification at the end of ``op``: what happened and, on failure, why."""
-    failed = [h for h in result.hosts if not h.ok]
-    reason = result.message or "; ".join(f"{h.host}: {h.reason}" for h in failed if h.reason)
-    if result.outcome is Outcome.DONE:
-        return f"{op.title}: done.", "information"
-    if result.outcome is Outcome.ABORTED:
-        return f"{op.title}: aborted. Hosts already done keep the new version.", "warning"
-    if result.outcome is Outcome.LOCKED:
-        return f"{op.title}: refused, {reason or 'the service is locked'}.", "error"
-    if result.outcome is Outcome.CHANGED:
-        return (
-            f"{op.title}: not started — {op.service} changed since the plan was shown "
-            f"({reason}). Here is the new plan.",
-            "warning",
-        )
-    kept = ""
-    if op.kind in (OpKind.DEPLOY, OpKind.ROLLBACK):
-        kept = " The previous version keeps serving."
-    return f"{op.title}: failed — {reason or 'no reason given'}.{kept}", "error"

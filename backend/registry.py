@@ -154,6 +154,22 @@ def newest_version(tags: Sequence[TagInfo]) -> TagInfo | None:
     return max(dated, key=lambda t: t.created.timestamp() if t.created else 0.0)
 
 
+def by_version(tags: Sequence[TagInfo]) -> list[TagInfo]:
+    """Newest first as :func:`newest_version` judges: semver tags by version (a release
+    above its pre-releases), then other version-looking tags by creation time, then the
+    tags that name no version (``latest``, ``broken``), by creation time."""
+
+    def created(tag: TagInfo) -> float:
+        return tag.created.timestamp() if tag.created else float("-inf")
+
+    semver = [(key, t) for t in tags if (key := semver_key(t.tag)) is not None]
+    semver.sort(key=lambda pair: pair[0], reverse=True)
+    rest = [t for t in tags if semver_key(t.tag) is None]
+    versions = sorted((t for t in rest if not is_moving_tag(t.tag)), key=created, reverse=True)
+    moving = sorted((t for t in rest if is_moving_tag(t.tag)), key=created, reverse=True)
+    return [t for _, t in semver] + versions + moving
+
+
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     """``WWW-Authenticate: Bearer realm="…",service="…"`` as ``("bearer", {...})``."""
     scheme, _, rest = header.strip().partition(" ")

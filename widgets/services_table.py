@@ -47,6 +47,9 @@ UNKNOWN_MARK = "?"
 LOADING_MARK = "…"
 """The ``newer`` cell before the registry has answered."""
 
+MARK = "●"
+"""Put before the service name of every row of a marked service."""
+
 LOCKED = "locked by"
 """Follows the state of a service whose deploy lock someone holds: ``running · locked by bob``."""
 
@@ -65,7 +68,9 @@ class ServicesTable(KeyedTable):
     """One row per service and host, with desired and running version, state and uptime.
 
     Rows are keyed by :attr:`ServiceRow.key`; :meth:`show` updates them in
-    place. Setting :attr:`filter_text` hides rows that do not match.
+    place. Setting :attr:`filter_text` hides rows that do not match. Services
+    can be marked (:meth:`toggle_mark`): every row of a marked service shows
+    :data:`MARK`; marks last until cleared or until their service leaves the rows.
     """
 
     COLUMNS = (
@@ -101,6 +106,7 @@ class ServicesTable(KeyedTable):
         self._newer: Mapping[str, str] | None = None
         self._newer_unknown: frozenset[str] = frozenset()
         self._locks: dict[str, LockOwner] = {}
+        self._marks: set[str] = set()
         self._held = 0
         self._pending = False
 
@@ -120,8 +126,30 @@ class ServicesTable(KeyedTable):
         """Display ``rows`` (in their order) as of time ``now``."""
         self._all = list(rows)
         self._rows = {row.key: row for row in rows}
+        # A service gone from the inventory (a reload) takes its mark with it.
+        self._marks &= {row.service for row in rows}
         self._now = now
         self._refilter()
+
+    @property
+    def marked(self) -> list[str]:
+        """The marked services, in the order of their first row."""
+        return [s for s in dict.fromkeys(row.service for row in self._all) if s in self._marks]
+
+    def toggle_mark(self, service: str) -> bool:
+        """Mark ``service`` (every row of it), or unmark it; whether it is marked now."""
+        if service in self._marks:
+            self._marks.discard(service)
+        else:
+            self._marks.add(service)
+        self._refilter()
+        return service in self._marks
+
+    def clear_marks(self) -> None:
+        """Unmark every service."""
+        if self._marks:
+            self._marks.clear()
+            self._refilter()
 
     def show_metrics(
         self, usage: Mapping[str, Usage], cpu_history: Mapping[str, Sequence[float]]
@@ -218,8 +246,11 @@ class ServicesTable(KeyedTable):
         running: str | Cell = row.running_version or NO_VALUE
         if row.running_version and not row.on_desired_version:
             running = Cell(f"{MISMATCH_MARK} {row.running_version}", "warn")
+        service: str | Cell = row.service
+        if row.service in self._marks:
+            service = Cell(f"{MARK} {row.service}", "accent")
         values = {
-            "service": row.service,
+            "service": service,
             "host": row.host,
             "desired": row.desired.removeprefix(self.image_prefix),
             "running": running,

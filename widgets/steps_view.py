@@ -3,7 +3,8 @@
 :class:`RolloutProgress` folds the engine's :class:`StepEvent` stream and the
 final :class:`OpResult` into per-host step lists; it is plain data, so a view
 that is closed and opened again shows everything that happened meanwhile.
-:class:`StepsView` draws one.
+Its :attr:`RolloutProgress.tails` hold the newest log lines of each host's new
+container while it starts. :class:`StepsView` draws one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ STEP_ICONS = {
     StepStatus.SKIPPED: "-",
 }
 WAITING_ICON = "·"
+
+TAIL_MARK = "│"
+"""Put before each log line of a starting container."""
 
 STEP_WIDTH = 10
 """Room for the longest step name (``remove-new``), so messages line up."""
@@ -114,6 +118,8 @@ class RolloutProgress:
         self.hosts: dict[str, HostProgress] = {h: HostProgress(h) for h in hosts}
         """Host name → progress, in the order hosts were announced or first reported."""
         self.result: OpResult | None = None
+        self.tails: dict[str, tuple[str, ...]] = {}
+        """Host → the last log lines of its new container, shown while the host runs."""
 
     def add(self, event: StepEvent) -> None:
         """Fold one event in: a new step, or the latest state of a step already shown."""
@@ -227,6 +233,11 @@ class StepsView(Widget):
         for line in host.steps:
             text.append("\n  ")
             self._step_line(text, line)
+        if state == HOST_RUNNING:
+            # The new container's own words while it starts: why a health check waits.
+            for log in self.progress.tails.get(host.host, ()):
+                text.append(f"\n    {TAIL_MARK} ", self._style("muted"))
+                text.append(log, self._style("muted"))
 
     def _step_line(self, text: Text, line: StepLine) -> None:
         role = {

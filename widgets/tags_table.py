@@ -39,10 +39,15 @@ class TagsTable(KeyedTable):
         tags: Sequence[TagInfo],
         running: Mapping[str, Sequence[str]],
         desired: str,
+        *,
+        ordered: bool = False,
     ) -> None:
-        """Display ``tags``; ``running`` maps a version to the hosts running it."""
+        """Display ``tags``; ``running`` maps a version to the hosts running it.
+
+        ``ordered``: ``tags`` come in display order already (else newest created first).
+        """
         rows = []
-        for tag in newest_first(tags):
+        for tag in tags if ordered else newest_first(tags):
             hosts = running.get(tag.tag, ())
             notes = ["desired"] if tag.tag == desired else []
             if hosts:

@@ -35,11 +35,14 @@ class ConfirmDialog(ModalScreen[str | None]):
 
     CSS_PATH = "dialogs.tcss"
 
+    # The answers' keys are listed with their words in the dialog itself; a footer
+    # label per key could only be generic ("o" is "only this host" in one dialog
+    # and "one version for all" in another), so the footer shows enter and esc.
     BINDINGS = [
-        Binding("y", f"choose('{YES}')", "Yes"),
-        Binding("a", f"choose('{ALL}')", "All hosts"),
-        Binding("o", f"choose('{ONE}')", "Only this host"),
-        Binding("enter", "choose_default", "Confirm", show=False),
+        Binding("y", f"choose('{YES}')", "Yes", show=False),
+        Binding("a", f"choose('{ALL}')", "All", show=False),
+        Binding("o", f"choose('{ONE}')", "One", show=False),
+        Binding("enter", "choose_default", "First answer"),
         Binding("n,escape", "cancel", "Cancel", key_display="esc"),
     ]
 

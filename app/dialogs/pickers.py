@@ -1,6 +1,9 @@
-"""Pick a version: to update to (registry tags) or to roll back to (retained or in the registry).
+"""Pick a version: to update to (registry tags), to roll back to (retained or in the
+registry), or one version for several marked services (the tags they all have).
 
-Both load their list in a thread worker (the registry and the Docker hosts
+Registry tags are listed newest first by version (:func:`~jobtui.backend.registry.by_version`,
+the order the ``newer`` column judges by), tags naming no version last. The first
+two load their list in a thread worker (the registry and the Docker hosts
 are blocking clients) and dismiss with the chosen version, ``None`` on ``esc``.
 """
 
@@ -18,7 +21,7 @@ from textual.widgets import DataTable, Footer, Static
 from jobtui.app.messages import CandidatesFailed, CandidatesLoaded, TagsFailed, TagsLoaded
 from jobtui.backend.deploy import RollbackCandidate
 from jobtui.backend.model import RegistryError, TagInfo, TagSource
-from jobtui.backend.registry import repository_in_registry
+from jobtui.backend.registry import by_version, repository_in_registry
 from jobtui.config.models import RegistryConfig, Service
 from jobtui.widgets.format import NO_VALUE
 from jobtui.widgets.keyed_table import Cell, KeyedTable
@@ -37,10 +40,9 @@ class PickerDialog(ModalScreen[str | None]):
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, title: str, service: Service) -> None:
+    def __init__(self, title: str) -> None:
         super().__init__()
         self.title_text = title
-        self.service = service
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
@@ -98,7 +100,8 @@ class VersionPicker(PickerDialog):
         registry: RegistryConfig | None,
         running: Mapping[str, Sequence[str]],
     ) -> None:
-        super().__init__(f"update {service.name} to …", service)
+        super().__init__(f"update {service.name} to …")
+        self.service = service
         self.source = source
         self.registry = registry
         self.running = running
@@ -144,7 +147,35 @@ class VersionPicker(PickerDialog):
 
     def _show(self, tags: Sequence[TagInfo]) -> None:
         table = self.query_one(TagsTable)
-        table.show(tags, self.running, self.service.tag)
+        table.show(by_version(tags), self.running, self.service.tag, ordered=True)
+        table.move_cursor(row=0)
+
+
+class CommonVersionPicker(PickerDialog):
+    """One version for several services: the registry tags every one of them has.
+
+    The tags are given (the registry cache the main screen holds), so nothing
+    is loaded; ``running`` maps a version to the ``service@host`` rows running it.
+    """
+
+    def __init__(
+        self,
+        services: Sequence[str],
+        tags: Sequence[TagInfo],
+        running: Mapping[str, Sequence[str]],
+    ) -> None:
+        super().__init__(f"update {len(services)} services to …")
+        self.services = tuple(services)
+        self.tags = tuple(tags)
+        self.running = running
+
+    def make_table(self) -> KeyedTable:
+        return TagsTable(id="versions")
+
+    def load(self) -> None:
+        self.set_status(f"Tags that {', '.join(self.services)} all have in the registry:")
+        table = self.query_one(TagsTable)
+        table.show(by_version(self.tags), self.running, "", ordered=True)
         table.move_cursor(row=0)
 
 
@@ -180,7 +211,8 @@ class RollbackPicker(PickerDialog):
     """Versions ``service`` can go back to; ``load`` asks the engine (it blocks)."""
 
     def __init__(self, service: Service, load: Callable[[], Sequence[RollbackCandidate]]) -> None:
-        super().__init__(f"roll {service.name} back to …", service)
+        super().__init__(f"roll {service.name} back to …")
+        self.service = service
         self._load = load
 
     def make_table(self) -> KeyedTable:

@@ -1,4 +1,8 @@
-"""The main screen: hosts at the top, every service on every host below, filterable."""
+"""The main screen: hosts at the top, every service on every host below, filterable.
+
+``space`` marks services (k9s style); with marks, ``u`` and ``R`` act on every
+marked service at once (:meth:`jobtui.app.deploy_flow.DeployFlow.update_many`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.markup import escape
-from textual.widgets import DataTable, Footer, Header, Input, Label
+from textual.widgets import DataTable, Header, Input, Label
 
 from jobtui.app.actions import MUTATING_ACTIONS, Scope, bindings
 from jobtui.app.lock_feed import LockFeed
@@ -33,6 +37,7 @@ from jobtui.backend.observe import (
 )
 from jobtui.config.models import Inventory
 from jobtui.widgets.containers_table import ContainersTable
+from jobtui.widgets.footer import KeysFooter
 from jobtui.widgets.hosts_table import HostsTable
 from jobtui.widgets.services_table import ServicesTable
 
@@ -82,7 +87,7 @@ class MainScreen(JobtuiScreen):
         strays = ContainersTable(id="unmanaged", columns=UNMANAGED_COLUMNS, cursor_on_focus=True)
         strays.image_prefix = prefix
         yield strays
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#hosts").border_title = "hosts"
@@ -119,6 +124,7 @@ class MainScreen(JobtuiScreen):
         panel.show(strays, self.jobtui.clock())
         panel.display = bool(strays)
         self._title_services()
+        self._count_marks()  # a reload may have taken marked services away
 
     def on_inventory_reloaded(self, message: InventoryReloaded) -> None:
         # Rows follow with the FleetChanged the app posts next; the registry
@@ -194,9 +200,9 @@ class MainScreen(JobtuiScreen):
             table.border_title = f"services ({total})"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "clear_filter":
-            # Offered (and shown in the footer) only while there is a filter.
-            return self._filter_open
+        if action == "clear":
+            # Offered (and shown in the footer) only while there is a filter or a mark.
+            return self._filter_open or bool(self.services.marked)
         if action in MUTATING_ACTIONS:
             # Hidden from the footer in read-only mode (and refused by the flow).
             return self.jobtui.deploys.offered
@@ -208,7 +214,28 @@ class MainScreen(JobtuiScreen):
         field.focus()
         self.refresh_bindings()
 
-    def action_clear_filter(self) -> None:
+    def action_clear(self) -> None:
+        # The filter first (what esc always did), the marks once no filter is open.
+        if self._filter_open:
+            self._clear_filter()
+        else:
+            self.services.clear_marks()
+            self._count_marks()
+
+    def action_mark(self) -> None:
+        row = self.services.highlighted_row
+        if row is None:
+            self.notify("No service row is selected.", severity="warning")
+            return
+        self.services.toggle_mark(row.service)
+        self._count_marks()
+
+    def _count_marks(self) -> None:
+        count = len(self.services.marked)
+        self._note("marks", f"{count} marked" if count else "")
+        self.refresh_bindings()
+
+    def _clear_filter(self) -> None:
         field = self.query_one("#filter", Input)
         field.value = ""
         self.query_one("#filter-bar").display = self._filter_open = False
@@ -223,7 +250,9 @@ class MainScreen(JobtuiScreen):
         return row.service, row.host
 
     def action_update(self) -> None:
-        if selected := self._selected():
+        if marked := self.services.marked:
+            self.jobtui.deploys.update_many(marked, self._registry)
+        elif selected := self._selected():
             self.jobtui.deploys.update(selected[0])
 
     def action_rollback(self) -> None:
@@ -239,7 +268,9 @@ class MainScreen(JobtuiScreen):
             self.jobtui.deploys.lifecycle(OpKind.STOP, *selected)
 
     def action_restart(self) -> None:
-        if selected := self._selected():
+        if marked := self.services.marked:
+            self.jobtui.deploys.restart_many(marked)
+        elif selected := self._selected():
             self.jobtui.deploys.lifecycle(OpKind.RESTART, *selected)
 
     def _running_containers(self) -> list[ContainerInfo]:

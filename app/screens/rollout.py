@@ -1,12 +1,19 @@
-"""The rollout view: one operation's steps on every host, live, and how it ended.
+"""The rollout view: the steps of one or more operations on every host, live, and how they ended.
 
-The operation runs in an app-level worker (see :mod:`jobtui.app.deploy_flow`),
-so ``esc`` only leaves the view: the rollout goes on and a notification says
-how it ended. Opening the service's update again shows the view again.
+One operation (``u`` on one service) or several (``u`` or ``R`` on marked
+services) share one view: with several, every service gets its own state
+line above its hosts' steps, and the top line sums them up ("3 services:
+2 done, 1 running"); ``p``/``r``/``a`` steer every rollout shown. While a
+host's new container starts, its last log lines show below its steps.
+
+The operations run in app-level workers (see :mod:`jobtui.app.deploy_flow`),
+so ``esc`` only leaves the view: they go on and notifications say how they
+ended. Opening a service's update again shows the view again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rich.text import Text
@@ -29,6 +36,15 @@ OUTCOME_ICONS = {
     Outcome.CHANGED: "↻",
 }
 
+RUNNING = "running"
+PAUSED = "paused"
+ABORTING = "aborting"
+STATE_ORDER = (
+    Outcome.DONE.value, Outcome.FAILED.value, Outcome.ABORTED.value, Outcome.LOCKED.value,
+    Outcome.CHANGED.value, RUNNING, PAUSED, ABORTING,
+)  # fmt: skip
+"""The order the overall line counts operations in."""
+
 
 @dataclass
 class Operation:
@@ -48,6 +64,18 @@ class Operation:
     def running(self) -> bool:
         return self.result is None
 
+    @property
+    def state(self) -> str:
+        """``running``, ``paused``, ``aborting`` or the outcome's word (``done`` …)."""
+        if self.result is not None:
+            return self.result.outcome.value
+        control = self.control
+        if control is not None and control.aborted:
+            return ABORTING
+        if control is not None and control.paused:
+            return PAUSED
+        return RUNNING
+
     def finish(self, result: OpResult) -> None:
         self.result = result
         self.progress.finish(result)
@@ -59,11 +87,11 @@ def state_line(op: Operation) -> Text:
     counts = summarize(list(op.progress.hosts.values()))
     result = op.result
     if result is None:
-        control = op.control
-        if control is not None and control.aborted:
+        state = op.state
+        if state == ABORTING:
             text.append("■ aborting", "bold")
             text.append(" — hosts already done keep the new version")
-        elif control is not None and control.paused:
+        elif state == PAUSED:
             text.append("⏸ paused", "bold")
             text.append(" — the next batch waits; r resumes, a aborts")
         else:
@@ -81,39 +109,82 @@ def state_line(op: Operation) -> Text:
     return text
 
 
+def overall_line(ops: Sequence[Operation]) -> Text:
+    """Several operations summed up: ``◐ 3 services: 2 done, 1 running``."""
+    counts: dict[str, int] = {}
+    for op in ops:
+        counts[op.state] = counts.get(op.state, 0) + 1
+    if any(op.running for op in ops):
+        icon = "⏸" if all(op.state == PAUSED for op in ops if op.running) else "◐"
+    else:
+        icon = "✔" if all(op.state == Outcome.DONE.value for op in ops) else "✖"
+    parts = ", ".join(f"{counts[state]} {state}" for state in STATE_ORDER if counts.get(state))
+    text = Text(end="")
+    text.append(f"{icon} {len(ops)} services", "bold")
+    text.append(f": {parts}")
+    return text
+
+
+def failed_everywhere(op: Operation) -> bool:
+    return op.result is not None and op.result.outcome is not Outcome.DONE
+
+
 class RolloutScreen(JobtuiScreen):
-    """Per-host steps of one operation; ``p``/``r``/``a`` steer a running rollout."""
+    """Per-host steps of one or more operations; ``p``/``r``/``a`` steer the running ones."""
 
     CSS_PATH = "rollout.tcss"
     AUTO_FOCUS = "#steps-box"
 
     BINDINGS = bindings(Scope.ROLLOUT)
 
-    def __init__(self, op: Operation) -> None:
+    def __init__(self, ops: Operation | Sequence[Operation], title: str = "") -> None:
         super().__init__()
-        self.op = op
+        self.ops: tuple[Operation, ...] = (ops,) if isinstance(ops, Operation) else tuple(ops)
+        if not self.ops:
+            raise ValueError("a rollout view needs at least one operation")
+        self.title_text = title or self.ops[0].title
+        """The steps box's title: the operation's, or what the operations do together."""
+
+    @property
+    def op(self) -> Operation:
+        """The first (with one operation, the) operation shown."""
+        return self.ops[0]
+
+    @property
+    def many(self) -> bool:
+        return len(self.ops) > 1
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="rollout-state")
         with VerticalScroll(id="steps-box", classes="panel"):
-            yield StepsView(self.op.progress, id="steps")
+            for index, op in enumerate(self.ops):
+                if self.many:
+                    yield Static(id=f"service-state-{index}", classes="service-state")
+                yield StepsView(op.progress, id="steps" if index == 0 else f"steps-{index}",
+                                classes="service-steps")  # fmt: skip
         with VerticalScroll(id="failure-box", classes="panel"):
             # A Static wraps the long lines a crashing program writes; a Log would not.
             yield Static(id="failure-log", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#steps-box").border_title = self.op.title
+        self.query_one("#steps-box").border_title = self.title_text
         self._repaint()
         self._show_failure()
 
     @property
     def steps(self) -> StepsView:
-        return self.query_one(StepsView)
+        """The first operation's steps."""
+        return self.query_one("#steps", StepsView)
+
+    def steps_of(self, service: str) -> StepsView:
+        """The steps of ``service``'s operation in this view."""
+        index = [op.service for op in self.ops].index(service)
+        return self.query_one("#steps" if index == 0 else f"#steps-{index}", StepsView)
 
     def on_steps_reported(self, message: StepsReported) -> None:
-        # The flow already folded the events into the operation's progress.
+        # The flow already folded the events (and log tails) into the operations' progress.
         self._repaint()
 
     def on_operation_finished(self, message: OperationFinished) -> None:
@@ -122,25 +193,53 @@ class RolloutScreen(JobtuiScreen):
         self.refresh_bindings()
 
     def state_text(self) -> str:
-        """The overall state line as plain text (for tests)."""
-        return state_line(self.op).plain
+        """The top state line as plain text (for tests)."""
+        return self._top_line().plain
+
+    def service_states(self) -> list[str]:
+        """Each service's state line as plain text (several operations only)."""
+        return [self._service_line(op).plain for op in self.ops] if self.many else []
+
+    def _top_line(self) -> Text:
+        return overall_line(self.ops) if self.many else state_line(self.op)
+
+    def _service_line(self, op: Operation) -> Text:
+        text = Text(end="")
+        text.append(op.title, "bold")
+        text.append("  ")
+        text.append_text(state_line(op))
+        return text
 
     def _repaint(self) -> None:
-        self.query_one("#rollout-state", Static).update(state_line(self.op))
-        self.query_one("#rollout-state").set_class(
-            self.op.result is not None and self.op.result.outcome is not Outcome.DONE, "-failed"
-        )
-        self.steps.refresh(layout=True)
+        top = self.query_one("#rollout-state", Static)
+        top.update(self._top_line())
+        ended = not any(op.running for op in self.ops)
+        top.set_class(ended and any(failed_everywhere(op) for op in self.ops), "-failed")
+        for index, op in enumerate(self.ops):
+            if self.many:
+                line = self.query_one(f"#service-state-{index}", Static)
+                line.update(self._service_line(op))
+                line.set_class(failed_everywhere(op), "-failed")
+        for view in self.query(StepsView):
+            view.refresh(layout=True)
 
     def failure_lines(self) -> list[str]:
-        """The failed containers' last log lines as shown (host-prefixed when several)."""
-        failures = [h for h in self.op.progress.failures if h.logs]
+        """The failed containers' last log lines as shown (prefixed when several failed)."""
+        failures = [(op, h) for op in self.ops for h in op.progress.failures if h.logs]
         many = len(failures) > 1
-        return [f"{h.host}  {line}" if many else line for h in failures for line in h.logs]
+        return [
+            f"{self._where(op.service, h.host)}  {line}" if many else line
+            for op, h in failures
+            for line in h.logs
+        ]
+
+    def _where(self, service: str, host: str) -> str:
+        return f"{service}@{host}" if self.many else host
 
     def _show_failure(self) -> None:
         box = self.query_one("#failure-box")
-        failures = [h.host for h in self.op.progress.failures if h.logs]
+        failures = [self._where(op.service, h.host)
+                    for op in self.ops for h in op.progress.failures if h.logs]  # fmt: skip
         box.display = bool(failures)
         if not failures:
             return
@@ -148,34 +247,43 @@ class RolloutScreen(JobtuiScreen):
         where = f" on {failures[0]}" if len(failures) == 1 else "s"
         box.border_title = f"last log lines of the failed container{where}"
 
+    def _steerable(self) -> list[RolloutControl]:
+        return [op.control for op in self.ops
+                if op.running and op.control is not None and not op.control.aborted]  # fmt: skip
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        control = self.op.control
         if action in ("pause", "resume", "abort"):
-            if control is None or not self.op.running or control.aborted:
-                return False
+            controls = self._steerable()
             if action == "pause":
-                return not control.paused
+                return any(not c.paused for c in controls)
             if action == "resume":
-                return control.paused
+                return any(c.paused for c in controls)
+            return bool(controls)
         return True
 
+    def _subject(self) -> str:
+        return f"{len(self.ops)} services" if self.many else self.op.service
+
     def action_pause(self) -> None:
-        if self.op.control is not None:
-            self.op.control.pause()
-            self.notify(f"{self.op.service}: pausing — the batch under way finishes first.")
+        controls = self._steerable()
+        for control in controls:
+            control.pause()
+        if controls:
+            self.notify(f"{self._subject()}: pausing — the batch under way finishes first.")
         self._steered()
 
     def action_resume(self) -> None:
-        if self.op.control is not None:
-            self.op.control.resume()
+        for control in self._steerable():
+            control.resume()
         self._steered()
 
     def action_abort(self) -> None:
-        if self.op.control is not None:
-            self.op.control.abort()
-            self.notify(
-                f"{self.op.service}: aborting after the batch under way.", severity="warning"
-            )
+        controls = self._steerable()
+        for control in controls:
+            control.abort()
+        if controls:
+            self.notify(f"{self._subject()}: aborting after the batch under way.",
+                        severity="warning")  # fmt: skip
         self._steered()
 
     def _steered(self) -> None:
