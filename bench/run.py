@@ -5,8 +5,10 @@
 
 Each row alternates baseline and jobtui (A/B, A/B, ...) and reports medians,
 so the shared, noisy machine slows both alike; the ratio is the figure to
-trust. The fleet rows use real daemons when `scripts/fleet up N` has started
-some ($JOBTUI_FLEET_DIR/urls), otherwise in-process fake daemons (marked so).
+trust. With a stack (`--stack DIR` or $JOBTUI_STACK_DIR) the full run also
+measures rollouts and log floods on it and the fleet at 20 and 50 real
+daemons (bench_rollouts.py, bench_flood.py, bench_fleet.py); the smoke run
+and a run without a stack use in-process fake daemons for the fleet rows.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,28 +34,7 @@ OUT = HERE / "results.md"
 FLEET_DIR = Path(os.environ.get("JOBTUI_FLEET_DIR", "/tmp/jobtui-fleet"))
 SIZE = (160, 48)
 
-
-@dataclass
-class Row:
-    what: str
-    baseline: str
-    base: float
-    ours: float
-    unit: str
-    target: str
-    met: bool | None
-    why: str = ""
-
-    @property
-    def ratio(self) -> str:
-        return f"{self.ours / self.base:.2f}x" if self.base else "-"
-
-
-def fmt(value: float, unit: str) -> str:
-    if unit == "ms":
-        return f"{value * 1e3:.0f} ms" if value >= 0.1 else f"{value * 1e3:.1f} ms"
-    return f"{value:.3g} {unit}".strip()
-
+from bench_common import Row, fmt, scratch  # noqa: E402  (bench/ is on sys.path now)
 
 # -- screens -------------------------------------------------------------------
 
@@ -188,9 +168,13 @@ def _run_seconds(argv: list[str]) -> float:
 
 
 def process_start(smoke: bool) -> list[Row]:
+    with scratch("start") as work:
+        return _process_start(smoke, work / "inv.yml")
+
+
+def _process_start(smoke: bool, inv: Path) -> list[Row]:
     py = sys.executable
     jobtui = str(Path(py).with_name("jobtui"))
-    inv = Path(tempfile.mkdtemp(prefix="jobtui-bench-")) / "inv.yml"
     inv.write_text("hosts:\n  h1: unix:///nonexistent.sock\nservices: []\n")
     rounds = 2 if smoke else 9
     cases = {
@@ -303,7 +287,8 @@ def render(rows: list[Row], smoke: bool, took: float) -> str:
         "# jobtui benchmarks",
         "",
         f"`scripts/bench{' --smoke' if smoke else ''}`, {os.cpu_count()} cores, "
-        f"{time.strftime('%Y-%m-%d %H:%M')}, {took:.0f} s. Baseline and jobtui alternate "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, {took:.0f} s, load average at the end "
+        f"{os.getloadavg()[0]:.1f} (the machine is shared). Baseline and jobtui alternate "
         "(A/B) in the same run; medians. Ratio = jobtui / baseline (lower is better).",
         "",
         "| what | baseline | baseline | jobtui | ratio | target | met | why not |",
@@ -312,7 +297,8 @@ def render(rows: list[Row], smoke: bool, took: float) -> str:
     for r in rows:
         met = "-" if r.met is None else ("yes" if r.met else "**no**")
         head.append(
-            f"| {r.what} | {r.baseline} | {fmt(r.base, r.unit)} | {fmt(r.ours, r.unit)} "
+            f"| {r.what} | {r.baseline} | {fmt(r.base, r.unit) if r.base else '-'} "
+            f"| {'-' if r.why.startswith('not run') else fmt(r.ours, r.unit)} "
             f"| {r.ratio} | {r.target} | {met} | {r.why} |"
         )
     notes = HERE / "notes.md"
@@ -321,30 +307,67 @@ def render(rows: list[Row], smoke: bool, took: float) -> str:
     return "\n".join(head) + "\n"
 
 
+def _fleet(smoke: bool, stack: str | None) -> list[Row]:
+    """Real daemons (20 and 50) on a full run with a stack; else in-process fakes."""
+    from bench_common import Stack
+
+    if smoke or Stack.find(stack) is None:
+        return idle_fleet(smoke)
+    from bench_fleet import real_fleet
+
+    return real_fleet(stack)
+
+
+def _flood(smoke: bool, stack: str | None) -> list[Row]:
+    from bench_flood import flood
+
+    return flood(smoke, stack)
+
+
+def _rollouts(smoke: bool, stack: str | None) -> list[Row]:
+    from bench_rollouts import rollouts
+
+    return rollouts(smoke, stack)
+
+
+SECTIONS: dict[str, Callable[[bool, str | None], list[Row]]] = {
+    "screens": lambda smoke, _: screens(smoke),
+    "start": lambda smoke, _: process_start(smoke),
+    "fleet": _fleet,
+    "logs": lambda smoke, _: logs_rows(smoke),
+    "rollouts": _rollouts,
+    "flood": _flood,
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="one short round of each")
     parser.add_argument("--out", type=Path, default=None, help="results file (default: bench/)")
-    parser.add_argument("--only", default="", help="comma list: screens,start,fleet,logs")
+    parser.add_argument("--only", default="", help=f"comma list: {','.join(SECTIONS)}")
+    parser.add_argument(
+        "--stack", default=None, help="a stack dir of scripts/stack up (default: $JOBTUI_STACK_DIR)"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "tests"))
     sys.path.insert(0, str(ROOT / "tests" / "unit"))
     started = time.perf_counter()
-    sections: dict[str, Callable[[bool], list[Row]]] = {
-        "screens": screens, "start": process_start, "fleet": idle_fleet, "logs": logs_rows,
-    }  # fmt: skip
-    wanted = [s for s in args.only.split(",") if s] or list(sections)
-    rows: list[Row] = []
-    for name in wanted:
-        print(f"bench: {name} ...", flush=True)
-        got = sections[name](args.smoke)
-        for r in got:
-            print(f"  {r.what}: {fmt(r.base, r.unit)} vs {fmt(r.ours, r.unit)} ({r.ratio})")
-        rows += got
+    wanted = [s for s in args.only.split(",") if s] or list(SECTIONS)
+    unknown = [s for s in wanted if s not in SECTIONS]
+    if unknown:
+        parser.error(f"no section {unknown[0]!r} (sections: {', '.join(SECTIONS)})")
     out = args.out or (
         OUT if not args.smoke else Path(tempfile.gettempdir()) / "jobtui-bench-smoke.md"
     )
-    out.write_text(render(rows, args.smoke, time.perf_counter() - started))
+    rows: list[Row] = []
+    for name in wanted:
+        print(f"bench: {name} ...", flush=True)
+        got = SECTIONS[name](args.smoke, args.stack)
+        for r in got:
+            print(f"  {r.what}: {fmt(r.base, r.unit)} vs {fmt(r.ours, r.unit)} ({r.ratio})")
+        rows += got
+        # After every section: a long run that breaks later still leaves its figures.
+        out.write_text(render(rows, args.smoke, time.perf_counter() - started))
     print(f"bench: wrote {out}")
     return 0
 
