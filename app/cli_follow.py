@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
@@ -83,13 +83,18 @@ def run_op(
     hosts: tuple[str, ...] = (),
     expect: Fingerprint | None = None,
     title: str = "",
+    no_lock: bool | None = None,
 ) -> int:
-    """Launch the operation in a runner and follow it (see the module doc); the exit code."""
+    """Launch the operation in a runner and follow it (see the module doc); the exit code.
+
+    ``no_lock`` (default ``detached.no_lock``): run it without the cluster lock.
+    """
     with _hangup_detaches():  # from here on a hang-up only ends this follower
         try:
             launched = detached.launch(
-                kind, service, version=version, hosts=hosts, expect=expect, title=title
-            )
+                kind, service, version=version, hosts=hosts, expect=expect, title=title,
+                no_lock=no_lock,
+            )  # fmt: skip
         except _Detached as gone:
             _say(f"jobtui: {signal.Signals(gone.signum).name} while starting the operation")
             return 128 + gone.signum
@@ -148,23 +153,27 @@ def follow_op(
     return report(result, out)
 
 
-def _abort_asked(store: OpStore, op_id: str) -> bool:
-    """Ctrl-C: on a terminal, ask whether to abort and restore; ``True`` when asked to."""
+def _abort_asked(store: OpStore, op_ids: str | Sequence[str]) -> bool:
+    """Ctrl-C: on a terminal, ask whether to abort (every one of ``op_ids``) and restore;
+    ``True`` when asked to."""
     from jobtui.backend.ops import Control
 
+    ids = [op_ids] if isinstance(op_ids, str) else list(op_ids)
     if not sys.stdin or not sys.stdin.isatty():
         return False
+    they = "it goes on" if len(ids) == 1 else "they go on"
     try:
         answer = input(
-            f"\n{op_id}: [d]etach (it goes on) or [a]bort at the next safe point"
+            f"\n{', '.join(ids)}: [d]etach ({they}) or [a]bort at the next safe point"
             " and restore? [d/a] "
         )
     except (EOFError, KeyboardInterrupt):
         return False
     if answer.strip().lower() not in ("a", "abort"):
         return False
-    store.set_control(op_id, Control(abort=True, restore=True))
-    _say(f"jobtui: aborting {op_id} at the next safe point; the old version is put back")
+    for op_id in ids:
+        store.set_control(op_id, Control(abort=True, restore=True))
+    _say(f"jobtui: aborting {', '.join(ids)} at the next safe point; the old version is put back")
     return True
 
 

@@ -54,10 +54,18 @@ def add_parsers(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="roll a service out to a version",
         description="Pull, create <service>_<unix-ts>, start, health-check, then stop the old "
         "container (kept for rollback). On failure the new container is removed and the old "
-        "one keeps serving.",
+        "one keeps serving. Several services: one combined plan and one confirmation, then "
+        "each runs as its own operation, in parallel (exit 1 if any failed).",
     )
-    deploy.add_argument("service")
+    deploy.add_argument("service", nargs="*", help="one service or several (one combined plan)")
     deploy.add_argument("--version", help="the image tag to deploy (default: the inventory's)")
+    _many_options(deploy)
+    deploy.add_argument(
+        "--outdated",
+        action="store_true",
+        help="the services (named, or all) the registry has a newer version of, each to "
+        "its newest (see jobtui outdated)",
+    )
     _mutating_options(deploy)
 
     rollback = verbs.add_parser(
@@ -71,9 +79,10 @@ def add_parsers(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _mutating_options(rollback)
 
     for verb, text in (("start", "start"), ("stop", "stop"), ("restart", "restart")):
-        parser = verbs.add_parser(verb, help=f"{text} a service's instances")
-        parser.add_argument("service")
-        parser.add_argument("--host", help="only the instance on this host")
+        parser = verbs.add_parser(verb, help=f"{text} services' instances")
+        parser.add_argument("service", nargs="*", help="one service or several")
+        parser.add_argument("--host", help="only the instances on this host")
+        _many_options(parser)
         _mutating_options(parser)
 
     history = verbs.add_parser(
@@ -98,12 +107,25 @@ def add_parsers(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     attach.add_argument("op", nargs="?", help="an operation id, or the start of one")
 
 
+def _many_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--all", action="store_true", help="every service of the inventory (one confirmation)"
+    )
+
+
 def _mutating_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-y",
         "--yes",
         action="store_true",
         help="do not ask (required when stdin is not a terminal)",
+    )
+    parser.add_argument(
+        "--no-lock",
+        action="store_true",
+        help="etcd is down: run anyway under this bastion's lock only (asks first, naming "
+        "the risk; journalled here and copied to etcd when it is back); refused when etcd "
+        "answers",
     )
 
 
@@ -119,7 +141,7 @@ def run(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int:
             return cli_follow.list_ops(args, inventory, out)
         return cli_follow.attach(args, out)
     names = [s.name for s in inventory.services]
-    wanted = args.service if isinstance(args.service, list) else [args.service]
+    wanted = list(args.service) if isinstance(args.service, list) else [args.service]
     unknown = [n for n in wanted if n and n not in names]
     if unknown:
         print(
@@ -132,12 +154,25 @@ def run(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int:
     with _engine(inventory, args.verb, out) as deployer:
         # The operator lifted the inventory's read_only: true (the audit records it).
         deployer.read_write = bool(getattr(args, "read_write_lifted", False))
+        if getattr(args, "no_lock", False):
+            from jobtui.app.cli_no_lock import without_cluster_lock
+
+            stop = without_cluster_lock(deployer, args)
+            if stop is not None:
+                return stop
         if args.verb == "plan":
             return _plan(deployer, wanted if wanted else names, args.version, out)
-        if args.verb == "deploy":
-            return _deploy(deployer, args, out)
         if args.verb == "rollback":
             return _rollback(deployer, args, out)
+        if _several(args):
+            from jobtui.app import cli_many
+
+            if args.verb == "deploy":
+                return cli_many.deploy_many(deployer, args, out)
+            return cli_many.lifecycle_many(deployer, args, out)
+        args.service = wanted[0]
+        if args.verb == "deploy":
+            return _deploy(deployer, args, out)
         return _lifecycle(deployer, args, out)
 
 
@@ -154,14 +189,24 @@ def _engine(inventory: Inventory, verb: str, out: TextIO) -> Iterator[Deployer]:
         yield DetachedDeployer(local, OpStore(default_state_dir()), RUNNER_COMMAND)
 
 
-def _step_printer(out: TextIO) -> Callable[[StepEvent], None]:
+def _several(args: argparse.Namespace) -> bool:
+    """Whether a verb names more than one service (or --all / --outdated, or none)."""
+    if args.verb not in ("deploy", "start", "stop", "restart"):
+        return False
+    if getattr(args, "all", False) or getattr(args, "outdated", False):
+        return True
+    return len(args.service) != 1
+
+
+def _step_printer(out: TextIO, *, with_service: bool = False) -> Callable[[StepEvent], None]:
     def show(event: StepEvent) -> None:
         if event.status is StepStatus.RUNNING and not event.message:
             return
         stamp = utc_clock(event.time or time.time())
         message = f"  {event.message}" if event.message else ""
+        who = f"{event.service:<12} " if with_service else ""
         print(
-            f"{stamp} {event.host:<10} {event.step:<10} {event.status.value:<7}{message}",
+            f"{stamp} {who}{event.host:<10} {event.step:<10} {event.status.value:<7}{message}",
             file=out,
             flush=True,
         )

@@ -72,6 +72,11 @@ def run(
     try:
         inventory = load_inventory(request.inventory, host_url_pattern=request.host_url_pattern)
         with Engine(inventory) as engine:
+            if request.no_lock:
+                from jobtui.backend.coordination import make_coordinator
+
+                # etcd is down: this bastion's lock and journal (refused if etcd is back).
+                engine.coordinator = make_coordinator(inventory, no_lock=True)
             deployer = engine.deployer(request.title or request.kind.value, on_step)
             return run_interruptibly(lambda: execute(deployer, request, control))
     except JobtuiError as exc:

@@ -15,6 +15,7 @@ from jobtui.backend.doors import lazy_attribute
 if TYPE_CHECKING:
     from jobtui.backend.coordination.factory import (
         CoordinationError as CoordinationError,
+        LockLost as LockLost,
         current_owner as current_owner,
         default_state_dir as default_state_dir,
         format_journal as format_journal,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 EXPORTS: dict[str, tuple[str, ...]] = {
     "factory": (
         "CoordinationError",
+        "LockLost",
         "current_owner",
         "default_state_dir",
         "format_journal",

@@ -35,16 +35,19 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import math
 import os
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from jobtui.backend.contract import Instance, JournalEntry, LockedError, LockOwner
 from jobtui.backend.coordination.etcd_import import EtcdImportError, load_etcd3
 from jobtui.backend.coordination.factory import (
     CoordinationError,
+    LockLost,
     entry_from_json,
     entry_to_json,
     instance_from_json,
@@ -86,7 +89,11 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
 class EtcdCoordinator:
     """The :class:`~jobtui.backend.contract.Coordinator` on etcd v3 (see the module doc)."""
 
-    def __init__(self, config: EtcdConfig, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self, config: EtcdConfig, *, timeout: float = 5.0, local_locks: Path | None = None
+    ) -> None:
+        """``local_locks``: where this bastion's ``--no-lock`` operations hold their
+        locks; a service held there is refused here too (see :meth:`acquire`)."""
         try:
             self._etcd3: Any = load_etcd3()
         except EtcdImportError as exc:
@@ -103,6 +110,7 @@ class EtcdCoordinator:
         self._guard = threading.Lock()
         self._client: Any = None
         self._endpoint = ""
+        self._local_locks = local_locks
 
     # Keys.
 
@@ -118,7 +126,14 @@ class EtcdCoordinator:
     # Locks.
 
     def acquire(self, service: str, owner: LockOwner, ttl: float = 60.0) -> EtcdServiceLock:
-        """Take the service's deploy lock or raise ``LockedError`` naming the holder."""
+        """Take the service's deploy lock or raise ``LockedError`` naming the holder.
+
+        A ``--no-lock`` operation still running on this bastion (etcd came back
+        meanwhile) holds only a local lock: it is the holder then.
+        """
+        local = self._unlocked_holder(service)
+        if local is not None:
+            raise LockedError(service, local)
         key, value = self.lock_key(service), owner_to_json(owner)
         lease_ttl = max(1, math.ceil(ttl))
 
@@ -145,11 +160,32 @@ class EtcdCoordinator:
             raise LockedError(service, owner_from_json(held_by) if held_by else None)
         return EtcdServiceLock(self, service, key, value, lease_id)
 
+    def _unlocked_holder(self, service: str) -> LockOwner | None:
+        if self._local_locks is None or not (self._local_locks / f"{service}.lock").exists():
+            return None
+        from jobtui.backend.coordination.local import LocalCoordinator
+
+        return LocalCoordinator(self._local_locks.parent).holder(service)
+
+    def ping(self) -> None:
+        """Reach etcd once (``CoordinationError`` when no endpoint answers)."""
+        self._call("answer", lambda c: c.status())
+
     def holder(self, service: str) -> LockOwner | None:
         value, _meta = self._call(
             f"read the lock of {service}", lambda c: c.get(self.lock_key(service))
         )
         return owner_from_json(value) if value else None
+
+    def holders(self) -> dict[str, LockOwner]:
+        """Service → holder of every lock held now, in one range read of the locks prefix."""
+        prefix = f"{self._base}/locks/"
+        found = self._call("read the locks", lambda c: list(c.get_prefix(prefix)))
+        return {
+            meta.key.decode()[len(prefix) :]: owner
+            for value, meta in found
+            if value and (owner := owner_from_json(value)) is not None
+        }
 
     def break_lock(self, service: str, holder: LockOwner | None) -> bool:
         """Delete the lock if ``holder`` (any, when ``None``) still holds it; its lease goes too."""
@@ -182,6 +218,27 @@ class EtcdCoordinator:
     def deregister(self, service: str, host: str) -> None:
         key = self.instance_key(service, host)
         self._call(f"deregister {service} on {host}", lambda c: c.delete(key))
+
+    def put_instance_if_newer(
+        self, service: str, host: str, instance: Instance | None, updated: float
+    ) -> bool:
+        """Set (or, with ``None``, delete) an instance key changed at ``updated`` unless
+        etcd holds a newer change of it; whether it was applied."""
+        key = self.instance_key(service, host)
+
+        def attempt(client: Any) -> bool:
+            value, _meta = client.get(key)
+            if value is not None:
+                stored = _updated(value)
+                if stored is not None and stored >= updated:
+                    return False
+            if instance is None:
+                client.delete(key)
+            else:
+                client.put(key, instance_to_json(instance, updated))
+            return True
+
+        return self._call(f"replay the instance of {service} on {host}", attempt)
 
     def instances(self, service: str) -> Sequence[Instance]:
         prefix = f"{self._base}/services/{service}/"
@@ -290,15 +347,25 @@ class EtcdServiceLock:
         self.replaced: LockOwner | None = None
 
     def refresh(self) -> None:
-        """Extend the lease; ``CoordinationError`` when it has already expired."""
-        responses = self._coordinator._call(
-            f"refresh the lock of {self.service}",
-            lambda c: list(c.refresh_lease(self.lease_id)),
-        )
+        """Extend the lease. ``LockLost`` when it expired or was revoked, or the lock key
+        no longer holds our name (deleted from outside); ``CoordinationError`` when etcd
+        cannot be asked (the lock may still be ours)."""
+
+        def attempt(client: Any) -> tuple[list[Any], bytes | None]:
+            responses = list(client.refresh_lease(self.lease_id))
+            value, _meta = client.get(self.key)
+            return responses, value
+
+        responses, value = self._coordinator._call(f"refresh the lock of {self.service}", attempt)
         if not responses or responses[0].TTL <= 0:
-            raise CoordinationError(
-                f"the deploy lock of {self.service} expired (its lease ran out); "
-                "another operator may have taken it"
+            raise LockLost(
+                f"the deploy lock of {self.service} expired (its lease ran out or was "
+                "revoked); another operator may have taken it"
+            )
+        if value != self._value.encode():
+            raise LockLost(
+                f"the deploy lock of {self.service} is no longer ours (its key was deleted "
+                "or taken over)"
             )
 
     def release(self) -> None:
@@ -318,6 +385,14 @@ class EtcdServiceLock:
         # The lease may have expired already (NOT_FOUND): nothing is left to free then.
         lease_id = self.lease_id
         _quietly(lambda: self._coordinator._call("revoke", lambda c: c.revoke_lease(lease_id)))
+
+
+def _updated(value: bytes) -> float | None:
+    try:
+        data = json.loads(value)
+        return float(data["updated"])
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        return None
 
 
 def _credentials(config: EtcdConfig) -> tuple[str | None, str | None]:

@@ -46,6 +46,11 @@ class CoordinationError(JobtuiError):
     """The coordination store (etcd or the state directory) cannot be used."""
 
 
+class LockLost(CoordinationError):
+    """A held deploy lock is no longer ours: its lease ran out or was revoked, or it was
+    deleted or broken from outside. An operation holding it must stop."""
+
+
 def default_state_dir() -> Path:
     """Where the local coordinator keeps its files: ``$JOBTUI_STATE_DIR`` or XDG state."""
     configured = os.environ.get(STATE_DIR_ENV)
@@ -54,16 +59,35 @@ def default_state_dir() -> Path:
     return Path.home() / ".local" / "state" / "jobtui"
 
 
-def make_coordinator(inventory: Inventory, *, state_dir: Path | None = None) -> Coordinator:
-    """etcd when the inventory configures it, else local files in ``state_dir``."""
+def make_coordinator(
+    inventory: Inventory, *, state_dir: Path | None = None, no_lock: bool = False
+) -> Coordinator:
+    """etcd when the inventory configures it, else local files in ``state_dir``.
+
+    With etcd, what ``--no-lock`` operations journalled on this bastion while it
+    was down is copied to it first (see :mod:`.unlocked`). ``no_lock``: the
+    coordinator of such an operation, refused with ``CoordinationError`` unless
+    the inventory has etcd and etcd cannot be reached.
+    """
+    state = state_dir if state_dir is not None else default_state_dir()
     # Imported here so an inventory without etcd never loads grpc and protobuf.
     if inventory.etcd is not None:
         from jobtui.backend.coordination.etcd import EtcdCoordinator
+        from jobtui.backend.coordination.unlocked import UnlockedCoordinator, replay_unlocked
 
-        return EtcdCoordinator(inventory.etcd)
+        etcd = EtcdCoordinator(inventory.etcd, local_locks=UnlockedCoordinator.locks_in(state))
+        if no_lock:
+            return UnlockedCoordinator.instead_of(etcd, state)
+        replay_unlocked(etcd, state)
+        return etcd
+    if no_lock:
+        raise CoordinationError(
+            "--no-lock: this inventory has no etcd; its deploy locks are this bastion's "
+            "already (run without --no-lock)"
+        )
     from jobtui.backend.coordination.local import LocalCoordinator
 
-    return LocalCoordinator(state_dir if state_dir is not None else default_state_dir())
+    return LocalCoordinator(state)
 
 
 # JSON shapes shared by both backends.
@@ -120,6 +144,7 @@ def entry_from_json(text: str | bytes) -> JournalEntry | None:
             duration=float(data.get("duration", 0.0)),
             message=str(data.get("message", "")),
             bastion=str(data.get("bastion") or ""),
+            no_lock=bool(data.get("no_lock")),
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -227,6 +252,8 @@ def _history_row(first: JournalEntry, last: JournalEntry) -> tuple[str, ...]:
     ended = last.state in END_STATES
     duration = format_duration(last.duration) if ended or last.state != "started" else ""
     who = f"{first.user}@{first.bastion}" if first.bastion else first.user
+    # Taken without the cluster lock: whoever reads the history must see it.
+    result = f"{last.state} (no lock)" if first.no_lock or last.no_lock else last.state
     return (
         when,
         who,
@@ -234,6 +261,6 @@ def _history_row(first: JournalEntry, last: JournalEntry) -> tuple[str, ...]:
         last.service,
         change,
         ",".join(last.hosts) or "-",
-        last.state,
+        result,
         duration,
     )

@@ -44,6 +44,7 @@ from typing import Any
 from jobtui.backend.contract import Instance, JournalEntry, LockedError, LockOwner
 from jobtui.backend.coordination.factory import (
     CoordinationError,
+    LockLost,
     entry_from_json,
     entry_to_json,
     instance_from_dict,
@@ -125,6 +126,17 @@ class LocalCoordinator:
                 return None
             finally:
                 os.close(fd)
+
+    def holders(self) -> dict[str, LockOwner]:
+        """Service → holder of every lock held now (one look at each lock file; no network)."""
+        found = {}
+        for path in sorted(self.locks_dir.glob("*.lock")):
+            if path.name.startswith("."):
+                continue  # a lock broken away (see break_lock), not a service's
+            owner = self.holder(path.name.removesuffix(".lock"))
+            if owner is not None:
+                found[path.name.removesuffix(".lock")] = owner
+        return found
 
     def break_lock(self, service: str, holder: LockOwner | None) -> bool:
         """Release the lock without its holder if ``holder`` (any, when ``None``) holds it.
@@ -283,7 +295,7 @@ class LocalServiceLock:
         except OSError:
             ours = False
         if not ours:
-            raise CoordinationError(f"the lock of {self.service} was broken by someone else")
+            raise LockLost(f"the lock of {self.service} was broken by someone else")
 
     def release(self) -> None:
         """Clear the holder's name and let the lock go (idempotent)."""

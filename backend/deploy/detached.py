@@ -76,6 +76,7 @@ class DetachedDeployer:
         self.host_url_pattern = host_url_pattern
         self.stopping = threading.Event()
         """Set it to stop following (the TUI quits): the operations themselves go on."""
+        self._no_lock = False
 
     # -- reading: here -----------------------------------------------------------
 
@@ -109,6 +110,27 @@ class DetachedDeployer:
     @read_write.setter
     def read_write(self, lifted: bool) -> None:
         self.local.read_write = lifted
+
+    @property
+    def no_lock(self) -> bool:
+        """``--no-lock``: etcd is down and the operator runs without the cluster lock."""
+        return self._no_lock
+
+    @no_lock.setter
+    def no_lock(self, wanted: bool) -> None:
+        """Switch to this bastion's lock and journal (``CoordinationError`` when etcd
+        answers, or the inventory has none): the lock checks, recovery and every
+        operation launched from here on run without the cluster lock."""
+        if wanted and not self._no_lock:
+            from jobtui.backend.coordination import make_coordinator
+
+            state = self.store.dir.parent
+            self.local.coordinator = make_coordinator(
+                self.local.inventory, state_dir=state, no_lock=True
+            )
+        elif not wanted and self._no_lock:
+            raise ValueError("a deployer without the cluster lock cannot take it back")
+        self._no_lock = wanted
 
     # -- mutating: in a runner ---------------------------------------------------
 
@@ -171,8 +193,12 @@ class DetachedDeployer:
         hosts: Sequence[str] | None = None,
         expect: Fingerprint | None = None,
         title: str = "",
+        no_lock: bool | None = None,
     ) -> Launched:
-        """Write the request and start its runner; returns at once."""
+        """Write the request and start its runner; returns at once.
+
+        ``no_lock`` (default :attr:`no_lock`): the runner works under this bastion's
+        lock only; it refuses when etcd answers by then."""
         owner = self.local.owner
         request = OpRequest(
             op_id=new_op_id(),
@@ -188,6 +214,7 @@ class DetachedDeployer:
             requested_by=os.getpid(),
             created=time.time(),
             title=title or f"{kind.value} {service}" + (f" {version}" if version else ""),
+            no_lock=self._no_lock if no_lock is None else no_lock,
         )
         if self.local.read_write:
             lifted = "read_only: true lifted with --read-write"

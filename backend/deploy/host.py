@@ -52,6 +52,7 @@ from jobtui.backend.deploy.health import (
     wait_for_gate,
 )
 from jobtui.backend.deploy.policy import is_stop_first, to_prune
+from jobtui.backend.deploy.pull_watch import until_quiet
 from jobtui.backend.docker import (
     DOCKER_ERRORS,
     ContainerSpec,
@@ -84,6 +85,16 @@ OPERATIONAL_ERRORS: tuple[type[BaseException], ...] = (
 
 class StepFailed(JobtuiError):
     """A step failed; ``str()`` is the reason an operator reads."""
+
+
+RESTORE_FAILED = "RESTORE FAILED"
+"""Ends a host's reason when its old container was stopped and could not be started again."""
+
+
+def left_unrestored(result: HostResult) -> bool:
+    """The host failed after its old container was stopped, and it could not be started
+    again (its daemon went away): nothing of the service serves there."""
+    return not result.ok and result.reason.endswith(RESTORE_FAILED)
 
 
 FAILURES: tuple[type[BaseException], ...] = (StepFailed, *OPERATIONAL_ERRORS)
@@ -119,7 +130,7 @@ class HostRollout:
         registry: RegistryConfig | None = None,
         registry_password: str | None = None,
         keep: int = 3,
-        aborting: Callable[[], bool] = lambda: False,
+        aborting: Callable[[], bool | str] = lambda: False,
     ) -> None:
         self.op_id = op_id
         self.aborting = aborting
@@ -174,10 +185,16 @@ class HostRollout:
         return said
 
     def safe_point(self) -> None:
-        """Between steps: raise :class:`StepFailed` when the operator aborts with restore."""
-        if self.aborting():
-            why = "aborted by the operator"
-            self.emit("abort", StepStatus.FAILED, f"{why} at a safe point")
+        """Between steps: raise :class:`StepFailed` when the operator aborts with restore,
+        or the operation must stop (``aborting()`` then says why: its lock was lost)."""
+        asked = self.aborting()
+        if asked:
+            if isinstance(asked, str):
+                why, said = asked, f"stopped at a safe point: {asked}"
+            else:
+                why = "aborted by the operator"
+                said = f"{why} at a safe point"
+            self.emit("abort", StepStatus.FAILED, said)
             raise StepFailed(why)
 
     def explain(self, exc: BaseException) -> str:
@@ -194,7 +211,8 @@ class HostRollout:
         auth = pull_auth(self.registry, self.registry_password, repository)
         progress = PullProgress()
         stream = self.api.pull(repository, tag=version, stream=True, decode=True, auth_config=auth)
-        for event in stream:
+        # A quiet pull may take as long as one Docker call may (a stalled registry ends it).
+        for event in until_quiet(stream, self.connection.timeout, f"{repository}:{version}"):
             message = progress.feed(event)
             if message:
                 self.emit("pull", StepStatus.RUNNING, message)
@@ -340,7 +358,7 @@ class HostRollout:
                     self.register(current.id, current.version)
             reason = str(exc) if isinstance(exc, StepFailed) else self.explain(exc)
             if old_stopped:
-                reason += "; old container restored" if serving else "; RESTORE FAILED"
+                reason += "; old container restored" if serving else f"; {RESTORE_FAILED}"
             result = HostResult(
                 self.host.name,
                 False,

@@ -53,6 +53,9 @@ class OpRequest:
     created: float = 0.0
     title: str = ""
     """What it does in words, e.g. ``deploy web v1 -> v2``."""
+    no_lock: bool = False
+    """``--no-lock``: etcd is down; run under this bastion's local lock only, journalled
+    locally (see :mod:`jobtui.backend.coordination.unlocked`)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -81,6 +84,7 @@ class OpRequest:
                 requested_by=int(data.get("requested_by") or 0),
                 created=float(data.get("created") or 0.0),
                 title=str(data.get("title") or ""),
+                no_lock=bool(data.get("no_lock")),
                 extra=dict(data.get("extra") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:

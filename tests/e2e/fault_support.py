@@ -21,12 +21,14 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rollout_support import wait_for
+import yaml
+from rollout_support import answer, wait_for
 
 if TYPE_CHECKING:
     from stack_support import Stack
@@ -140,6 +142,47 @@ class DelayProxy:
             threading.Thread(target=_pump, args=(a, b), daemon=True).start()
 
 
+class SlowProxy(DelayProxy):
+    """A TCP proxy on 127.0.0.1 whose answers come slowly: at most ``rate`` bytes a second
+    from upstream to the client, and, with ``stall_after``, nothing more on a connection
+    once it has passed that many bytes (until the proxy closes)."""
+
+    def __init__(self, target_port: int, *, rate: int, stall_after: int | None = None) -> None:
+        super().__init__(target_port, delay=0)
+        self.rate, self.stall_after = rate, stall_after
+        self.stalled = threading.Event()
+        """Set once some connection stalled."""
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
+        threading.Thread(target=self._trickle, args=(upstream, client), daemon=True).start()
+
+    def _trickle(self, source: socket.socket, sink: socket.socket) -> None:
+        passed = 0
+        chunk = max(1, self.rate // 10)
+        try:
+            while data := source.recv(chunk):
+                if self.stall_after is not None and passed + len(data) > self.stall_after:
+                    self.stalled.set()
+                    self._stop.wait()  # the fault: the registry stops sending mid-answer
+                    return
+                sink.sendall(data)
+                passed += len(data)
+                self._stop.wait(len(data) / self.rate)  # the fault: a slow link
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+
 def _pump(source: socket.socket, sink: socket.socket) -> None:
     try:
         while chunk := source.recv(65536):
@@ -167,6 +210,57 @@ def run_cli(
     return done, time.monotonic() - start
 
 
+class CliRun:
+    """``jobtui ARGS`` started as a process; its output lines collected as they come."""
+
+    def __init__(self, *args: str, state_dir: Path, env: dict[str, str] | None = None) -> None:
+        full_env = dict(os.environ, JOBTUI_STATE_DIR=str(state_dir), **(env or {}))
+        self.proc = subprocess.Popen(
+            [*JOBTUI, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=full_env, stdin=subprocess.DEVNULL, cwd=REPO,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def saw(self, *words: str) -> bool:
+        return any(all(w in line.split() for w in words) for line in self.lines)
+
+    def op_id(self) -> str | None:
+        """The operation id from the banner (``jobtui: operation ID runs in runner …``)."""
+        for line in self.lines:
+            words = line.split()
+            if words[:2] == ["jobtui:", "operation"] and len(words) > 2:
+                return words[2]
+        return None
+
+    def wait(self, timeout: float) -> int:
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            why = f"jobtui still running after {timeout:g} s:\n{self.text}"
+            raise AssertionError(why) from None
+        self._reader.join(timeout=5)
+        return code
+
+    def stop(self) -> None:
+        """Kill the follower if it still runs (its runner goes on by itself)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
 def no_traceback(done: subprocess.CompletedProcess[str]) -> None:
     """The operator never sees a traceback nor an internal error."""
     text = done.stdout + done.stderr
@@ -177,3 +271,28 @@ def no_traceback(done: subprocess.CompletedProcess[str]) -> None:
 def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
     """Poll ``check`` with a deadline (re-exported from rollout_support)."""
     return wait_for(check, timeout, what)
+
+
+@contextmanager
+def etcd_prefix_of_its_own(stack: Stack, tmp_path: Path) -> Iterator[Path]:
+    """The stack's inventory under an etcd prefix of its own (its journal and locks apart
+    from the other tests'); afterwards web is deployed back to the inventory's v1 and
+    the prefix deleted."""
+    from jobtui.backend.coordination.etcd import EtcdCoordinator
+    from jobtui.config.loader import load_inventory
+
+    prefix = f"/jobtui-fault-{uuid.uuid4().hex[:8]}"
+    data = yaml.safe_load(stack.inventory.read_text())
+    data["etcd"]["prefix"] = prefix
+    path = tmp_path / "jobtui.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        yield path
+    finally:
+        back, _ = run_cli("-i", str(path), "deploy", "web", "--yes",
+                          state_dir=tmp_path / "state-after")  # fmt: skip
+        assert answer(stack.web_port) == "web v1", back.stdout + back.stderr
+        etcd = EtcdCoordinator(load_inventory(path).etcd)  # type: ignore[arg-type]
+        with contextlib.suppress(Exception):
+            etcd._call("cleanup", lambda c: c.delete_prefix(prefix))
+        etcd.close()

@@ -29,15 +29,13 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import docker
 import pytest
-from fault_support import JOBTUI, REPO, DelayProxy, no_traceback, pid_of, run_cli
+from fault_support import CliRun, DelayProxy, no_traceback, pid_of, run_cli
 from rollout_support import Rollouts, answer, wait_for, write_inventory
 
 from jobtui.backend.model import HostStatus
@@ -177,9 +175,7 @@ def test_daemon_restart_observer_resubscribes_without_duplicates(
 # ------------------------------------------------------------------ down at start
 
 
-def test_daemon_down_at_start_deploy_and_status_name_the_host(
-    stack: Stack, tmp_path: Path
-) -> None:
+def test_daemon_down_at_start_deploy_and_status_name_the_host(stack: Stack, tmp_path: Path) -> None:
     inv, state = str(stack.inventory), tmp_path / "state"
     with _host_b_kept(stack) as known:
         stack.stop_host(HOST)
@@ -203,43 +199,6 @@ def test_daemon_down_at_start_deploy_and_status_name_the_host(
 
 
 # ------------------------------------------------------------------ killed mid-rollout
-
-
-class CliRun:
-    """``jobtui ARGS`` started as a process; its output lines collected as they come."""
-
-    def __init__(self, *args: str, state_dir: Path) -> None:
-        env = dict(os.environ, JOBTUI_STATE_DIR=str(state_dir))
-        self.proc = subprocess.Popen(
-            [*JOBTUI, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=env, stdin=subprocess.DEVNULL, cwd=REPO,
-        )  # fmt: skip
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def saw(self, *words: str) -> bool:
-        return any(all(w in line.split() for w in words) for line in self.lines)
-
-    def wait(self, timeout: float) -> int:
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            why = f"jobtui still running after {timeout:g} s:\n{self.text}"
-            raise AssertionError(why) from None
-        self._reader.join(timeout=5)
-        return code
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
 
 
 def _kill_daemon_then_start(stack: Stack) -> None:
@@ -267,10 +226,12 @@ def _killed_during(
 
     Returns the deploy's exit code and output, the api containers running
     once the daemon is back, and the next deploy's output (to v1, the
-    inventory's version, with the stack's own inventory).
+    inventory's version, with the stack's own inventory). That next deploy
+    leaves exactly one api container serving ``web v1``: the one that served
+    before the test (started again, not recreated).
     """
     state = tmp_path / "state"
-    with _host_b_kept(stack):
+    with _host_b_kept(stack) as known:
         run = CliRun("-i", str(inventory), "deploy", "api", "--version", "v2", "--yes",
                      state_dir=state)  # fmt: skip
         try:
@@ -288,7 +249,9 @@ def _killed_during(
                            state_dir=state, timeout=90)  # fmt: skip
         no_traceback(again)
         assert again.returncode == 0, again.stdout + again.stderr
-        assert len(_running_api(stack)) == 1, again.stdout
+        serving = _running_api(stack)
+        assert len(serving) == 1, again.stdout
+        assert serving[0] in known, f"api was recreated, not its old container started:\n{again}"
         assert answer(stack.api_port) == "web v1"
     return code, run.text, running_after, again.stdout + again.stderr
 
@@ -314,12 +277,8 @@ def test_daemon_killed_during_pull(stack: Stack, rollouts: Rollouts, tmp_path: P
     assert len(after) <= 1
 
 
-def test_daemon_killed_during_health_gate(
-    stack: Stack, rollouts: Rollouts, tmp_path: Path
-) -> None:
-    code, text, after, again = _killed_during(
-        stack, rollouts, tmp_path, stack.inventory, "health"
-    )
+def test_daemon_killed_during_health_gate(stack: Stack, rollouts: Rollouts, tmp_path: Path) -> None:
+    code, text, after, again = _killed_during(stack, rollouts, tmp_path, stack.inventory, "health")
     print(f"killed during health: exit {code}\n{text}\nafter: {len(after)} running\n{again}")
     assert code == 1 and "failed" in _summary(text), text
     # The gate fails on the lost socket or on the new container's exit (dockerd stops
@@ -327,6 +286,10 @@ def test_daemon_killed_during_health_gate(
     assert any(ln.split()[1:4] == [HOST, "health", "failed"] for ln in text.splitlines()
                if len(ln.split()) > 3), text  # fmt: skip
     assert len(after) <= 1
+    if "RESTORE FAILED" in text:
+        # Left unfinished in the journal: the next deploy recovers it first, under its lock.
+        assert "nothing serves api on host-b" in _summary(text), text
+        assert "recovering it first" in again, again
 
 
 # ------------------------------------------------------------------ hung (SIGSTOP)

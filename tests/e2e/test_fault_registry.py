@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from fault_support import DelayProxy, docker_cli, no_traceback, part_down, run_cli
-from rollout_support import PortWatch, Rollouts, answer
+from fault_support import DelayProxy, SlowProxy, docker_cli, no_traceback, part_down, run_cli
+from rollout_support import PortWatch, Rollouts, answer, write_inventory
 
 from jobtui.backend.contract import Outcome
 from jobtui.backend.model import RegistryError
@@ -133,3 +133,103 @@ def test_slow_registry_lists_tags_or_says_it_timed_out(stack: Stack) -> None:
           f"{failed.value}")  # fmt: skip
     assert {"v1", "v2"} <= tags
     assert gave_up < 5 and "Traceback" not in str(failed.value)
+
+
+# ------------------------------------------------------------------ slow in the middle of a pull
+
+LAYER_BYTES = 2 * 1024 * 1024
+"""A layer of its own for the slow-pull images, so host-a must download it."""
+
+
+def _image_with_a_layer(stack: Stack, tmp_path: Path, prefix: str) -> str:
+    """A web image with a 2 MiB layer no other image has, pushed, absent on host-a; its tag."""
+    import os
+    import subprocess
+
+    tag = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    ref = stack.image(f"web:{tag}")
+    context = tmp_path / f"build-{tag}"
+    context.mkdir()
+    (context / "blob").write_bytes(os.urandom(LAYER_BYTES))
+    (context / "Dockerfile").write_text(f"FROM {stack.image('web:v1')}\nCOPY blob /blob\n")
+    built = subprocess.run(
+        ["docker", "-H", stack.host_a_url, "build", "-q", "-t", ref, str(context)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={"DOCKER_CONFIG": str(stack.dir / "docker-cli"), "DOCKER_BUILDKIT": "0",
+             "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    docker_cli(stack, "host-a", "push", ref)
+    docker_cli(stack, "host-a", "rmi", ref)  # its layer goes with it: host-a must pull it
+    return tag
+
+
+class TimedWatch(PortWatch):
+    """A PortWatch that also keeps when each answer came."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        self.timeline: list[tuple[float, str | None]] = []
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.timeline.append((time.time(), answer(self.port)))
+            self._stop.wait(0.05)
+
+
+def test_registry_slow_mid_pull_the_old_version_serves_until_it_is_done(
+    rollouts: Rollouts, stack: Stack, tmp_path: Path
+) -> None:
+    tag = _image_with_a_layer(stack, tmp_path, "slowpull")
+    port = urlsplit(stack.registry_url).port
+    assert port is not None
+    rate = 512 * 1024
+    with SlowProxy(port, rate=rate) as proxy:
+        slow = f"127.0.0.1:{proxy.port}/demo/web"
+        inventory = write_inventory(stack.inventory, tmp_path, {"web": {"image": f"{slow}:v1"}})
+        run = rollouts.run(inventory)
+        with TimedWatch(rollouts.port("web")) as watch:
+            result = run.deployer.deploy("web", tag)
+    pull = [e for e in run.events if e.op_id == result.op_id and e.step == "pull"]
+    began, ended = pull[0].time, pull[-1].time
+    during = [said for at, said in watch.timeline if began <= at <= ended]
+    print(f"slow pull ({rate // 1024} KiB/s): {ended - began:.1f} s, {len(during)} probes "
+          f"during it; {result.outcome.value}: {result.message}")  # fmt: skip
+
+    assert result.outcome is Outcome.DONE, result
+    assert pull[-1].status.value == "ok"
+    assert ended - began >= LAYER_BYTES / rate * 0.8, "the pull was not slowed"
+    # While the layer trickled in, the old container served every probe.
+    assert during and set(during) == {"web v1"}, during
+    (host,) = result.hosts
+    assert host.ok and host.to_version == tag
+
+
+def test_registry_stalling_mid_pull_fails_the_pull_and_the_old_keeps_serving(
+    rollouts: Rollouts, stack: Stack, tmp_path: Path
+) -> None:
+    tag = _image_with_a_layer(stack, tmp_path, "stall")
+    port = urlsplit(stack.registry_url).port
+    assert port is not None
+    with SlowProxy(port, rate=4 * 1024 * 1024, stall_after=256 * 1024) as proxy:
+        slow = f"127.0.0.1:{proxy.port}/demo/web"
+        write_inventory(stack.inventory, tmp_path, {"web": {"image": f"{slow}:v1"}})
+        with PortWatch(rollouts.port("web")) as watch:
+            deploy, took = run_cli("-i", str(tmp_path / "jobtui.yml"), "deploy", "web",
+                                   "--version", tag, "--yes", state_dir=tmp_path / "state",
+                                   timeout=STALL_BOUND)  # fmt: skip
+        stalled = proxy.stalled.is_set()
+    print(f"stalled pull: {took:.1f} s, exit {deploy.returncode}\n{deploy.stdout}{deploy.stderr}")
+
+    no_traceback(deploy)
+    assert stalled, "the proxy never stalled a transfer"
+    assert deploy.returncode == 1, deploy.stdout + deploy.stderr
+    (summary,) = [ln for ln in deploy.stdout.splitlines() if ln.startswith("deploy web:")]
+    assert "failed" in summary and "pull" in summary, deploy.stdout
+    assert " stop-old " not in deploy.stdout  # it failed before the old one was touched
+    assert watch.answers == {"web v1"}
+    assert took < STALL_BOUND
+
+
+STALL_BOUND = 90.0
+"""Seconds a deploy whose pull stalls may take (the engine's Docker call timeout is 30 s)."""
