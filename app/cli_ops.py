@@ -289,7 +289,8 @@ def _recover_first(deployer: Deployer, service: str, out: TextIO) -> None:
     if holder is not None and holder_state(holder) is not HolderState.GONE:
         return  # it is running (here or elsewhere): the operation will be refused as locked
     ids = ", ".join(e.op_id for e in pending)
-    print(f"{service}: unfinished operation {ids} (a crash?): recovering it first", file=out)
+    why = "its runner died, or it could not put a host back"
+    print(f"{service}: unfinished operation {ids} ({why}): recovering it first", file=out)
     run_op(deployer, OpKind.RECOVER, service, out, title=f"recover {service}")
 
 

@@ -95,7 +95,8 @@ class DeployWatch:
         op = Operation(OpKind.RECOVER, service, title, RolloutProgress(hosts),
                        started=self.flow.app.clock())  # fmt: skip
         self.flow.app.notify(
-            f"{service}: operation {ids} was left unfinished (a crash?): recovering it first.",
+            f"{service}: operation {ids} was left unfinished (its runner died, or it could "
+            "not put a host back): recovering it first.",
             severity="warning",
             timeout=15,
         )

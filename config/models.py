@@ -128,7 +128,9 @@ class Service:
     name: str
     image: str
     run_on_host: tuple[str, ...]
-    line: int = 0
+    # Where it is written, for messages; not what it is (a reformatted file is the same
+    # service, and the reload notice must not call it changed).
+    line: int = field(default=0, compare=False)
     port: PortSpec | None = None
     envs: tuple[EnvVar, ...] = ()
     volumes: tuple[Volume, ...] = ()
@@ -201,7 +203,7 @@ class Host:
     name: str
     url: str
     tls: TlsConfig | None = None
-    line: int = 0
+    line: int = field(default=0, compare=False)  # for messages, as Service.line
     ssh: SshSettings | None = None
     """For ``ssh://`` hosts: the effective ssh settings (the host's over the inventory's)."""
     parsed: HostURL | None = field(default=None, compare=False, repr=False)

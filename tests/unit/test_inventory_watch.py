@@ -48,3 +48,20 @@ def test_broken_edit_is_refused_and_not_retried(tmp_path: Path) -> None:
     assert [(p.line, p.key) for p in result.problems] == [(4, "[0].colour")]
     assert watch.current is first
     assert watch.poll() is None
+
+
+def test_moved_lines_are_no_change_and_one_edit_names_only_its_service(tmp_path: Path) -> None:
+    path = tmp_path / "inv.yml"
+    two = ONE + ONE.replace("web", "api")
+    path.write_text(two)
+    load = partial(load_inventory, path)
+    watch = InventoryWatch(load(), load)
+    # A comment on top moves every line: nothing is different.
+    path.write_text("# reformatted\n\n" + two)
+    moved = watch.poll()
+    assert isinstance(moved, Reloaded)
+    assert moved.change.summary() == "no change in services or hosts"
+    path.write_text("# reformatted\n\n" + ONE + "  stop_grace_period: 7\n" + two[len(ONE) :])
+    edited = watch.poll()
+    assert isinstance(edited, Reloaded)
+    assert edited.change.services_changed == ("web",) and edited.change.hosts_changed == ()
