@@ -191,8 +191,12 @@ def one_service(bench: Bench, rounds: int) -> list[Row]:
         "`jobtui deploy` of one service, pull included, `-y` (CLI start to exit)",
         "Docker CLI: ps, pull, create, stop old (-t 5), start, port answers",
         base, mine, "ms", "<= 1.2x", mine / base <= 1.2,
-        "" if mine / base <= 1.2 else "see the phases below: two Python processes (the CLI and "
-        "its detached runner) each import docker-py + etcd3/grpc/protobuf",
+        "" if mine / base <= 1.2 else "the floor is two Python processes, each importing "
+        "docker-py + etcd3/grpc/protobuf (0.3-0.45 s each, more than the whole Docker CLI "
+        "baseline): the CLI plans and asks, the detached runner (what lets an operation "
+        "outlive its operator) plans again under the lock. A runner started in standby to "
+        "overlap its imports with the CLI's planning gained nothing measurable on 2 shared "
+        "cores and was dropped. See the phases below",
     )]  # fmt: skip
     for phase in phases[0]:
         took = statistics.median(p[phase] for p in phases)
