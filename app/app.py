@@ -7,6 +7,7 @@ change callbacks (from any thread, at any rate) into at most ten
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from jobtui.app.actions import Scope, bindings
 from jobtui.app.commands import JobtuiCommands
-from jobtui.app.deploy_flow import DeployerLike, DeployFlow, StepRelay
+from jobtui.app.deploy_flow import DeployFlow, StepRelay
 from jobtui.app.inventory_watch import POLL_INTERVAL, InventoryWatch, Refused, Reloaded
 from jobtui.app.log_source import LogSource
 from jobtui.app.messages import DriftChecked, FleetChanged, InventoryReloaded
@@ -28,7 +29,7 @@ from jobtui.app.screens.hosts import HostsScreen
 from jobtui.app.screens.logs import LogsScreen
 from jobtui.app.screens.main import MainScreen
 from jobtui.app.screens.service import ServiceScreen
-from jobtui.backend.contract import Coordinator
+from jobtui.backend.contract import Coordinator, DeployEngine
 from jobtui.backend.docker import FieldDiff
 from jobtui.backend.metrics import MetricsSource
 from jobtui.backend.model import FleetSnapshot, FleetSource, TagSource
@@ -73,7 +74,7 @@ class JobtuiApp(App[None]):
         *,
         clock: Callable[[], float],
         read_only: bool,
-        deployer: DeployerLike | None = None,
+        deployer: DeployEngine | None = None,
         steps: StepRelay | None = None,
         logs: LogSource | None = None,
         metrics: MetricsSource | None = None,
@@ -113,6 +114,7 @@ class JobtuiApp(App[None]):
         self._reload = reload
         self._inventory_poll = inventory_poll
         self._watch_stop = threading.Event()
+        self._collector_paused = False
         self.sub_title = self._describe()
 
     def _describe(self) -> str:
@@ -123,7 +125,25 @@ class JobtuiApp(App[None]):
             parts.append("READ-ONLY")
         return " · ".join(parts)
 
+    def on_load(self) -> None:
+        # The first paint builds tens of thousands of objects that live as
+        # long as the app (widgets, styles, a thousand rows and their cells).
+        # The cyclic collector would rescan them, all of them again each time
+        # a few hundred more are made: about a fifth of the first paint of a
+        # thousand rows. Textual pauses it for smooth scrolling the same way;
+        # here from start to the first complete frame.
+        self._collector_paused = gc.isenabled()
+        gc.disable()
+
+    def _resume_collector(self) -> None:
+        if self._collector_paused:
+            self._collector_paused = False
+            gc.enable()
+
     def on_mount(self) -> None:
+        # The main screen mounted (and filled its tables) before the app did:
+        # the next refresh is the first complete frame.
+        self.call_after_refresh(self._resume_collector)
         self.set_interval(FLEET_FLUSH_INTERVAL, self._flush_fleet)
         self._start_fleet()
         self.deploys.start()  # recovery of a crash's leftovers, operations started elsewhere
@@ -235,6 +255,7 @@ class JobtuiApp(App[None]):
             self.call_from_thread(self.exit)
 
     def on_unmount(self) -> None:
+        self._resume_collector()  # an app that ends before its first frame
         # Any other way out (an error, a test ending) still releases the hosts.
         self._watch_stop.set()
         self.deploys.close()  # stops following; detached operations go on
@@ -286,7 +307,7 @@ def make_app(
     *,
     clock: Callable[[], float] = time.time,
     read_only: bool = False,
-    deployer: DeployerLike | None = None,
+    deployer: DeployEngine | None = None,
     steps: StepRelay | None = None,
     logs: LogSource | None = None,
     metrics: MetricsSource | None = None,

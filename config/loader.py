@@ -23,7 +23,7 @@ from typing import TypeVar
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from jobtui.config import grammar
-from jobtui.config.composer import compose
+from jobtui.config.composer import collector_paused, compose
 from jobtui.config.errors import InventoryError, Problem, show
 from jobtui.config.models import DEFAULT_HOST_URL_PATTERN, Host, Inventory, Service
 from jobtui.config.nodes import NULL, Checker
@@ -75,6 +75,17 @@ def parse_inventory(
     The files the inventory names are only checked with ``check_files``, as
     :func:`load_inventory` does.
     """
+    with collector_paused():
+        return _parse(text, file, host_url_pattern, environ, check_files)
+
+
+def _parse(
+    text: str,
+    file: str,
+    host_url_pattern: str | None,
+    environ: Mapping[str, str] | None,
+    check_files: bool,
+) -> Inventory:
     env = os.environ if environ is None else environ
     root = compose(check_characters(text.removeprefix("\ufeff"), file), file)
     if root is None or (

@@ -16,9 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,9 @@ class KeyedTable(DataTable[Text]):
         self._cursor_on_focus = cursor_on_focus
         self.column_spec: tuple[tuple[str, str], ...] = tuple(columns or self.COLUMNS)
         """The columns this instance shows (the class default unless given)."""
-        self._cells: dict[str, tuple[Cell, ...]] = {}
-        self._raw: dict[str, tuple[CellValue, ...]] = {}
+        # Cells as the caller gave them: a str for a default-coloured cell
+        # (most of them), so a thousand rows make no Cell objects just to hold text.
+        self._cells: dict[str, tuple[CellValue, ...]] = {}
         self._order: list[str] = []
         self._styles: dict[str, Style] = {}
 
@@ -119,16 +122,16 @@ class KeyedTable(DataTable[Text]):
     def text_of(self, key: str, column: str) -> str:
         """The plain text shown in one cell (for tests and for copying)."""
         index = [name for name, _ in self.column_spec].index(column)
-        return self._cells[key][index].text
+        return _text(self._cells[key][index])
 
     def role_of(self, key: str, column: str) -> str:
         """The colour role of one cell (``""`` for the default colour)."""
-        index = [name for name, _ in self.column_spec].index(column)
-        return self._cells[key][index].role
+        value = self._cells[key][[name for name, _ in self.column_spec].index(column)]
+        return value.role if isinstance(value, Cell) else ""
 
     def make_row(self, key: str, values: Mapping[str, CellValue]) -> Row:
         """A row with this instance's columns picked from ``values`` by column key."""
-        return Row(key, tuple(values.get(column, "") for column, _ in self.column_spec))
+        return Row(key, tuple([values.get(column, "") for column, _ in self.column_spec]))
 
     def sync(self, rows: Sequence[Row]) -> None:
         """Make the table show exactly ``rows``, in their order, touching only what changed."""
@@ -137,24 +140,29 @@ class KeyedTable(DataTable[Text]):
         gone = [key for key in self._cells if key not in wanted]
         for key in gone:
             self.remove_row(key)
-            del self._cells[key], self._raw[key]
+            del self._cells[key]
         # The table's own order now: the survivors, then new rows appended.
         table_order = [key for key in self._order if key in wanted] if gone else list(self._order)
-        for key, raw in wanted.items():
-            if self._raw.get(key) == raw:
+        widths = _WidthChanges()
+        cell_text = self._cell_text
+        for key, cells in wanted.items():
+            old = self._cells.get(key)
+            if old == cells:
                 # Most refreshes change a few rows: the rest cost one comparison.
                 continue
-            cells = tuple(_cell(value) for value in raw)
-            old = self._cells.get(key)
             if old is None:
-                self.add_row(*(self._cell_text(cell) for cell in cells), key=key)
+                self.add_row(*[cell_text(cell) for cell in cells], key=key)
                 table_order.append(key)
             else:
                 for (column, _), before, after in zip(self.column_spec, old, cells, strict=True):
                     if before != after:
-                        self.update_cell(key, column, self._cell_text(after), update_width=True)
+                        text = cell_text(after)
+                        self.update_cell(key, column, text)
+                        width = self.columns[ColumnKey(column)].content_width
+                        widths.note(column, key, text, cell_len(_text(before)), width)
             self._cells[key] = cells
-            self._raw[key] = raw
+        for column, key, text in widths.to_measure():
+            self.update_cell(key, column, text, update_width=True)
         order = list(wanted)
         if order != self._order:
             self._order = order
@@ -174,14 +182,16 @@ class KeyedTable(DataTable[Text]):
         # keys, so rows are recognised by their whole text: two rows alike in
         # every cell look the same in either order.
         position = {
-            tuple(cell.text for cell in self._cells[key]): index
+            tuple(_text(cell) for cell in self._cells[key]): index
             for index, key in enumerate(self._order)
         }
         self.sort(key=lambda values: position.get(tuple(v.plain for v in values), len(position)))
 
-    def _cell_text(self, cell: Cell) -> Text:
+    def _cell_text(self, cell: CellValue) -> Text:
         # Text, never a str: DataTable parses str cells as markup, and a
         # container name with brackets must not turn into styling.
+        if isinstance(cell, str):
+            return Text(cell, end="")
         if not cell.role:
             return Text(cell.text, end="")
         style = self._styles.get(cell.role)
@@ -197,9 +207,42 @@ class KeyedTable(DataTable[Text]):
         self._styles.clear()
         for key, cells in self._cells.items():
             for (column, _), cell in zip(self.column_spec, cells, strict=True):
-                if cell.role:
+                if isinstance(cell, Cell) and cell.role:
                     self.update_cell(key, column, self._cell_text(cell))
 
 
-def _cell(value: CellValue) -> Cell:
-    return value if isinstance(value, Cell) else Cell(value)
+class _WidthChanges:
+    """The cells of one sync that can change their column's width, one per column.
+
+    DataTable's ``update_width`` re-measures the whole column for each such
+    cell that ends up narrower than the column, and it takes the cells in
+    no particular order. A refresh where a few dozen uptimes turned into "—"
+    measured a thousand cells for each of them (seconds at a thousand rows).
+    Only two kinds of change can move a column's width: a cell wider than the
+    column (the widest of them decides), or the column's widest cell getting
+    narrower (one re-measure of the column finds the new width).
+    """
+
+    def __init__(self) -> None:
+        self._wider: dict[str, tuple[int, str, Text]] = {}
+        self._narrower: dict[str, tuple[str, Text]] = {}
+
+    def note(self, column: str, key: str, text: Text, before: int, width: int) -> None:
+        """Row ``key`` shows ``text`` in ``column``: ``before`` cells wide, the column ``width``."""
+        new = text.cell_len
+        if new > width and new > self._wider.get(column, (width, "", text))[0]:
+            self._wider[column] = (new, key, text)
+        elif new < before == width:
+            self._narrower.setdefault(column, (key, text))
+
+    def to_measure(self) -> list[tuple[str, str, Text]]:
+        """``(column, row key, text)`` of the cells to update with ``update_width``."""
+        cells = [(column, key, text) for column, (_, key, text) in self._wider.items()]
+        cells += [
+            (c, key, text) for c, (key, text) in self._narrower.items() if c not in self._wider
+        ]
+        return cells
+
+
+def _text(value: CellValue) -> str:
+    return value if isinstance(value, str) else value.text

@@ -80,7 +80,6 @@ class MainScreen(JobtuiScreen):
         yield HostsTable(id="hosts", cursor_on_focus=True)
         with Horizontal(id="filter-bar"):
             yield Label("/", id="filter-prompt")
-            yield Input(id="filter", placeholder="service, host, version or state")
         services = ServicesTable(id="services", with_metrics=self.jobtui.metrics is not None)
         services.image_prefix = prefix
         yield services
@@ -208,9 +207,14 @@ class MainScreen(JobtuiScreen):
             return self.jobtui.deploys.offered
         return True
 
-    def action_filter(self) -> None:
+    async def action_filter(self) -> None:
+        bar = self.query_one("#filter-bar")
+        if not bar.query("#filter"):
+            # Made on first use: the bar starts hidden, and an Input (its CSS,
+            # its cursor timer) was a cost of every start.
+            await bar.mount(Input(id="filter", placeholder="service, host, version or state"))
         field = self.query_one("#filter", Input)
-        self.query_one("#filter-bar").display = self._filter_open = True
+        bar.display = self._filter_open = True
         field.focus()
         self.refresh_bindings()
 

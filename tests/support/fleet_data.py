@@ -369,7 +369,7 @@ def rollback_candidates() -> list[RollbackCandidate]:
 
 
 class FakeDeployer:
-    """A ``DeployerLike`` on the shop fleet, for Pilot tests and snapshots.
+    """A ``DeployEngine`` on the shop fleet, for Pilot tests and snapshots.
 
     Plans come from the real :func:`plan_service` on the fixed fleet. Every
     call is recorded in :attr:`calls`. An operation reports :attr:`steps`

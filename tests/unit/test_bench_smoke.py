@@ -24,8 +24,9 @@ def test_bench_smoke_runs_every_section(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     table = out.read_text()
-    for row in ("first complete paint", "key press to frame", "`jobtui validate`",
-                "idle Docker API calls per host per minute", "observer threads"):  # fmt: skip
+    for row in ("first complete paint", "key press to frame", "a refresh where 5%",
+                "`jobtui validate`", "idle Docker API calls per host per minute",
+                "observer threads"):  # fmt: skip
         assert row in table, row
     for section in ("rollouts", "logs flood"):
         assert f"| {section} | - | - |" in table and "not run: no stack" in table, section
