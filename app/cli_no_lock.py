@@ -20,7 +20,6 @@ from jobtui.config.errors import JobtuiError
 if TYPE_CHECKING:
     from jobtui.backend.deploy import DetachedDeployer
 
-EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
@@ -37,7 +36,7 @@ def risk(service: str, why: str) -> str:
 def without_cluster_lock(deployer: DetachedDeployer, args: argparse.Namespace) -> int | None:
     """Switch ``deployer`` to this bastion's lock after the operator agreed; ``None`` to go
     on, else the exit code (nothing changed)."""
-    from jobtui.app.cli_ops import confirm
+    from jobtui.app.cli_ops import _ask
 
     try:
         deployer.no_lock = True
@@ -49,11 +48,4 @@ def without_cluster_lock(deployer: DetachedDeployer, args: argparse.Namespace) -
     names = args.service if isinstance(args.service, list) else [args.service]
     service = ", ".join(names)
     print(risk(service, why), file=sys.stderr)
-    decision = confirm(f"{args.verb} {service} without the cluster lock?", args.yes)
-    if decision is None:
-        print("jobtui: stdin is not a terminal: pass --yes to proceed", file=sys.stderr)
-        return EXIT_USAGE
-    if not decision:
-        print("nothing changed", file=sys.stderr)
-        return EXIT_FAILED
-    return None
+    return _ask(f"{args.verb} {service} without the cluster lock?", args)
