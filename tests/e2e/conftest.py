@@ -19,6 +19,7 @@ package or a part that will not start fails the session loudly.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,21 @@ from stack_support import (
 __all__ = ["Stack", "parse_env_file"]  # tests import these from conftest
 
 E2E_DIR = Path(__file__).resolve().parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let jobtui see the signals these tests send, as from an operator's terminal.
+
+    A suite started with SIGINT or SIGHUP ignored (under ``nohup``, or as
+    ``cmd &`` from a shell without job control) hands the ignore down to every
+    process it starts, and an ignored signal stays ignored across ``exec``:
+    jobtui would never see the Ctrl-C or hang-up a test sends. Start from the
+    dispositions an interactive shell gives a foreground command.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
