@@ -33,6 +33,7 @@ from jobtui.backend.contract import OpKind, OpResult, Outcome, StepEvent
 from jobtui.config.errors import JobtuiError
 
 if TYPE_CHECKING:
+    from jobtui.app.engine import Engine
     from jobtui.backend.deploy import DetachedDeployer, Fingerprint, Launched
     from jobtui.backend.ops import Follower, OpStore, Record
     from jobtui.config.models import Inventory
@@ -77,21 +78,17 @@ def targets(args: argparse.Namespace, inventory: Inventory) -> list[str] | str:
     return seen
 
 
-def newest_versions(deployer: DetachedDeployer, services: Sequence[str]) -> dict[str, str]:
+def newest_versions(engine: Engine, services: Sequence[str]) -> dict[str, str]:
     """Service → the version to deploy for ``--outdated``: the registry's newest one where
-    it is newer than what runs, or the moving tag (``latest``) whose image moved."""
-    from jobtui.app.engine import Engine
-    from jobtui.backend.observe import fetch_tags, outdated_rows, repositories
+    it is newer than what runs, or the moving tag (``latest``) whose image moved.
 
-    inventory = deployer.local.inventory
-    with Engine(inventory) as engine:
-        fleet = engine.observe_once(10.0)
-        client = engine.registry
-        if client is None:
-            return {}
-        tags = fetch_tags(client, sorted(set(repositories(inventory).values())))
+    On the verb's own ``engine`` (its hosts and registry client), with the rows
+    ``jobtui outdated`` prints."""
+    from jobtui.app.cli_outdated import SETTLE_TIMEOUT, registry_view
+
+    rows = registry_view(engine, engine.observe_once(SETTLE_TIMEOUT))
     wanted: dict[str, str] = {}
-    for row in outdated_rows(inventory, fleet, tags):
+    for row in rows:
         if row.service not in services:
             continue
         if row.note and row.newest is None:
@@ -103,7 +100,9 @@ def newest_versions(deployer: DetachedDeployer, services: Sequence[str]) -> dict
     return wanted
 
 
-def deploy_many(deployer: DetachedDeployer, args: argparse.Namespace, out: TextIO) -> int:
+def deploy_many(
+    engine: Engine, deployer: DetachedDeployer, args: argparse.Namespace, out: TextIO
+) -> int:
     """``jobtui deploy`` of several services (see the module doc)."""
     from jobtui.app.cli_ops import _refuse_locked, _refuse_unreachable, _title
     from jobtui.backend.deploy import plain, render_plan
@@ -114,7 +113,7 @@ def deploy_many(deployer: DetachedDeployer, args: argparse.Namespace, out: TextI
         return EXIT_USAGE
     versions: dict[str, str | None] = {name: args.version for name in names}
     if args.outdated:
-        found = newest_versions(deployer, names)
+        found = newest_versions(engine, names)
         if not found:
             print("every service is on the registry's newest version: nothing to do", file=out)
             return EXIT_OK

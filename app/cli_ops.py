@@ -22,6 +22,7 @@ from jobtui.backend.times import utc_clock
 from jobtui.config.models import Inventory
 
 if TYPE_CHECKING:
+    from jobtui.app.engine import Engine
     from jobtui.backend.deploy import DetachedDeployer as Deployer, ServicePlan
 
 EXIT_OK = 0
@@ -151,7 +152,7 @@ def run(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int:
         return EXIT_USAGE
     if args.verb == "history":
         return _history(inventory, args, out)
-    with _engine(inventory, args.verb, out) as deployer:
+    with _engine(inventory, args.verb, out) as (engine, deployer):
         # The operator lifted the inventory's read_only: true (the audit records it).
         deployer.read_write = bool(getattr(args, "read_write_lifted", False))
         if getattr(args, "no_lock", False):
@@ -168,7 +169,7 @@ def run(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int:
             from jobtui.app import cli_many
 
             if args.verb == "deploy":
-                return cli_many.deploy_many(deployer, args, out)
+                return cli_many.deploy_many(engine, deployer, args, out)
             return cli_many.lifecycle_many(deployer, args, out)
         args.service = wanted[0]
         if args.verb == "deploy":
@@ -177,7 +178,8 @@ def run(args: argparse.Namespace, inventory: Inventory, out: TextIO) -> int:
 
 
 @contextmanager
-def _engine(inventory: Inventory, verb: str, out: TextIO) -> Iterator[Deployer]:
+def _engine(inventory: Inventory, verb: str, out: TextIO) -> Iterator[tuple[Engine, Deployer]]:
+    """The verb's one set of clients, and its deployer acting through runners."""
     from jobtui.app.cli_follow import RUNNER_COMMAND
     from jobtui.app.engine import Engine
     from jobtui.backend.coordination import default_state_dir
@@ -186,7 +188,7 @@ def _engine(inventory: Inventory, verb: str, out: TextIO) -> Iterator[Deployer]:
 
     with Engine(inventory) as engine:
         local = engine.deployer(verb, _step_printer(out))
-        yield DetachedDeployer(local, OpStore(default_state_dir()), RUNNER_COMMAND)
+        yield engine, DetachedDeployer(local, OpStore(default_state_dir()), RUNNER_COMMAND)
 
 
 def _several(args: argparse.Namespace) -> bool:
